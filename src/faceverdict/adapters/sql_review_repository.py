@@ -1,0 +1,722 @@
+"""SqlReviewRepository: review tasks, verdicts, accounts and sessions in SQLite or PostgreSQL.
+
+Claims and verdicts are conditional UPDATEs: the database, not the process, decides who holds
+a task, so two reviewers can never work the same task at once, on one machine or many.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import InterfaceError as SAInterfaceError
+
+from faceverdict.adapters.sql_review_schema import (
+    review_events,
+    review_outcomes,
+    review_pairs,
+    review_sessions,
+    review_task_exclusions,
+    review_tasks,
+    review_verdicts,
+    reviewers,
+)
+from faceverdict.adapters.sql_schema import metadata
+from faceverdict.domain.review import (
+    AttackType,
+    Lease,
+    Priority,
+    ReviewPair,
+    ReviewTask,
+    Role,
+    TaskKind,
+    TaskReason,
+    TaskStatus,
+    Tier,
+    Verdict,
+    VerdictLabel,
+)
+from faceverdict.errors import Unavailable
+from faceverdict.review_ports import (
+    BacklogRow,
+    Completion,
+    DuplicateUsername,
+    Outcome,
+    QueueFilter,
+    ReviewerAccount,
+    SessionRecord,
+    StoredEvent,
+    StoredVerdict,
+)
+
+Box = tuple[int, int, int, int]
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite keeps no offset: values are written as UTC and read back naive.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
+
+
+class SqlReviewRepository:
+    """The review store over SQLAlchemy Core; one transaction per call."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create_schema(self) -> None:
+        """Create the tables if they do not exist (the checks tables included)."""
+        with self._unavailable_on_outage():
+            metadata.create_all(self._engine)
+
+    @contextmanager
+    def _unavailable_on_outage(self) -> Iterator[None]:
+        try:
+            yield
+        except (OperationalError, SAInterfaceError) as exc:
+            raise Unavailable(f"database unavailable: {exc.orig!s}") from exc
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self._unavailable_on_outage(), self._engine.begin() as conn:
+            yield conn
+
+    # tasks
+
+    def add_task(
+        self, task: ReviewTask, dedupe_key: str, events: Sequence[StoredEvent] = ()
+    ) -> bool:
+        """Insert a task unless one with the same dedupe key exists; False if it did."""
+        try:
+            with self._tx() as conn:
+                self._insert_task(conn, task, dedupe_key)
+                for event in events:
+                    self._insert_event(conn, event)
+        except IntegrityError:
+            with self._tx() as conn:
+                found = conn.execute(
+                    select(review_tasks.c.task_id).where(review_tasks.c.dedupe_key == dedupe_key)
+                ).first()
+            if found is None:
+                raise
+            return False
+        return True
+
+    @staticmethod
+    def _insert_task(conn: Connection, task: ReviewTask, dedupe_key: str) -> None:
+        conn.execute(
+            insert(review_tasks).values(
+                task_id=task.task_id,
+                check_id=task.check_id,
+                flow=task.flow,
+                kind=task.kind.value,
+                reasons=[r.value for r in task.reasons],
+                tier=task.tier.value,
+                priority=task.priority.value,
+                priority_rank=task.priority.rank,
+                created_at=task.created_at,
+                due_at=task.due_at,
+                decides=task.decides,
+                risk=task.risk,
+                status=task.status.value,
+                claimed_by=None,
+                lease_expires_at=None,
+                claims=0,
+                parent_task_id=task.parent_task_id,
+                dedupe_key=dedupe_key,
+                completed_at=None,
+                completed_by=None,
+                face_searched=False,
+                face_box=None,
+            )
+        )
+        for reviewer_id in sorted(task.excluded):
+            conn.execute(
+                insert(review_task_exclusions).values(task_id=task.task_id, reviewer_id=reviewer_id)
+            )
+
+    def get_task(self, task_id: str) -> ReviewTask | None:
+        """The task with this id, or None."""
+        with self._tx() as conn:
+            row = conn.execute(
+                select(review_tasks).where(review_tasks.c.task_id == task_id)
+            ).first()
+            return None if row is None else self._task(conn, row)
+
+    def tasks_for_check(self, check_id: str) -> list[ReviewTask]:
+        """Every task of a check, oldest first."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(review_tasks)
+                .where(review_tasks.c.check_id == check_id)
+                .order_by(review_tasks.c.created_at, review_tasks.c.task_id)
+            ).all()
+            return [self._task(conn, r) for r in rows]
+
+    def list_tasks(self, query: QueueFilter, now: datetime) -> list[ReviewTask]:
+        """Tasks matching ``query``, most urgent first, then the earliest due."""
+        t = review_tasks.c
+        lapsed = and_(t.status == TaskStatus.CLAIMED.value, t.lease_expires_at <= now)
+        held = and_(t.status == TaskStatus.CLAIMED.value, t.lease_expires_at > now)
+        wanted = []
+        if TaskStatus.OPEN in query.statuses:
+            wanted += [t.status == TaskStatus.OPEN.value, lapsed]
+        if TaskStatus.CLAIMED in query.statuses:
+            wanted.append(held)
+        if TaskStatus.DONE in query.statuses:
+            wanted.append(t.status == TaskStatus.DONE.value)
+        if not wanted:
+            return []
+        conditions: list[Any] = [or_(*wanted), t.tier.in_([x.value for x in query.tiers])]
+        if query.flow is not None:
+            conditions.append(t.flow == query.flow)
+        if query.priority is not None:
+            conditions.append(t.priority == query.priority.value)
+        if query.holder is not None:
+            conditions.append(and_(held, t.claimed_by == query.holder))
+        if query.exclude_for is not None:
+            conditions.append(not_(self._excluded(query.exclude_for)))
+        stmt = (
+            select(review_tasks)
+            .where(*conditions)
+            .order_by(t.priority_rank, t.due_at, t.created_at, t.task_id)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(stmt).all()
+            tasks = [self._task(conn, r) for r in rows]
+        if query.reason is not None:  # reasons are a JSON list: filtered here, portably
+            tasks = [task for task in tasks if query.reason in task.reasons]
+        return tasks[: query.limit]
+
+    @staticmethod
+    def _excluded(reviewer_id: str) -> Any:
+        x = review_task_exclusions.c
+        return exists().where(x.task_id == review_tasks.c.task_id, x.reviewer_id == reviewer_id)
+
+    def claim(
+        self, task_id: str, reviewer_id: str, tiers: frozenset[Tier], now: datetime, until: datetime
+    ) -> bool:
+        """Take the task if it is open, lapsed, or already the caller's (renewing the lease)."""
+        t = review_tasks.c
+        free = or_(
+            t.status == TaskStatus.OPEN.value,
+            and_(
+                t.status == TaskStatus.CLAIMED.value,
+                or_(t.lease_expires_at <= now, t.claimed_by == reviewer_id),
+            ),
+        )
+        stmt = (
+            update(review_tasks)
+            .where(
+                t.task_id == task_id,
+                free,
+                t.tier.in_([x.value for x in tiers]),
+                not_(self._excluded(reviewer_id)),
+            )
+            .values(
+                status=TaskStatus.CLAIMED.value,
+                claimed_by=reviewer_id,
+                lease_expires_at=until,
+                claims=t.claims + 1,
+            )
+        )
+        with self._tx() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def renew(self, task_id: str, reviewer_id: str, now: datetime, until: datetime) -> bool:
+        """Extend the caller's active lease; False if the caller no longer holds it."""
+        t = review_tasks.c
+        stmt = (
+            update(review_tasks)
+            .where(
+                t.task_id == task_id,
+                t.status == TaskStatus.CLAIMED.value,
+                t.claimed_by == reviewer_id,
+                t.lease_expires_at > now,
+            )
+            .values(lease_expires_at=until)
+        )
+        with self._tx() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def release(self, task_id: str, reviewer_id: str) -> bool:
+        """Give a claimed task back to the queue; False if the caller does not hold it."""
+        t = review_tasks.c
+        stmt = (
+            update(review_tasks)
+            .where(
+                t.task_id == task_id,
+                t.status == TaskStatus.CLAIMED.value,
+                t.claimed_by == reviewer_id,
+            )
+            .values(status=TaskStatus.OPEN.value, claimed_by=None, lease_expires_at=None)
+        )
+        with self._tx() as conn:
+            return conn.execute(stmt).rowcount == 1
+
+    def complete(self, completion: Completion, now: datetime) -> bool:
+        """Record a verdict if the reviewer is still the claimer; nothing is written otherwise.
+
+        A lapsed lease still counts while nobody else has claimed the task since: the claimer
+        is whoever the row names, and a rival's claim replaces that name atomically.
+        """
+        t = review_tasks.c
+        with self._tx() as conn:
+            done = conn.execute(
+                update(review_tasks)
+                .where(
+                    t.task_id == completion.task_id,
+                    t.status == TaskStatus.CLAIMED.value,
+                    t.claimed_by == completion.reviewer_id,
+                )
+                .values(
+                    status=TaskStatus.DONE.value,
+                    lease_expires_at=None,
+                    completed_at=now,
+                    completed_by=completion.reviewer_id,
+                )
+            ).rowcount
+            if done != 1:
+                return False
+            v = completion.verdict
+            conn.execute(
+                insert(review_verdicts).values(
+                    verdict_id=v.verdict_id,
+                    task_id=v.task_id,
+                    check_id=v.check_id,
+                    kind=v.kind.value,
+                    reviewer_id=v.reviewer_id,
+                    label=v.verdict.label.value,
+                    attack_type=v.verdict.attack_type.value if v.verdict.attack_type else None,
+                    note=v.verdict.note,
+                    created_at=v.created_at,
+                )
+            )
+            for task in completion.follow_ups:
+                self._insert_task(conn, task, f"{task.parent_task_id}:{task.kind.value}")
+            if completion.pair is not None:
+                p = completion.pair
+                conn.execute(
+                    insert(review_pairs).values(
+                        pair_id=completion.task_id,
+                        check_id=p.check_id,
+                        first_reviewer=p.first_reviewer,
+                        first_label=p.first_label.value,
+                        second_reviewer=p.second_reviewer,
+                        second_label=p.second_label.value,
+                        adjudicated_label=None,
+                        created_at=now,
+                    )
+                )
+            if completion.adjudicates is not None:
+                conn.execute(
+                    update(review_pairs)
+                    .where(review_pairs.c.pair_id == completion.adjudicates)
+                    .values(adjudicated_label=v.verdict.label.value)
+                )
+            if completion.outcome is not None:
+                o = completion.outcome
+                conn.execute(
+                    insert(review_outcomes).values(
+                        task_id=o.task_id,
+                        check_id=o.check_id,
+                        label=o.label.value,
+                        attack_type=o.attack_type.value if o.attack_type else None,
+                        resolved_at=o.resolved_at,
+                        decision_id=o.decision_id,
+                        decision_applied=o.decision_applied,
+                    )
+                )
+            for event in completion.events:
+                self._insert_event(conn, event)
+        return True
+
+    # verdicts, outcomes, pairs
+
+    def verdicts_for_check(self, check_id: str) -> list[StoredVerdict]:
+        """Every verdict on a check, oldest first."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(review_verdicts)
+                .where(review_verdicts.c.check_id == check_id)
+                .order_by(review_verdicts.c.created_at, review_verdicts.c.verdict_id)
+            ).all()
+        return [self._verdict(r) for r in rows]
+
+    def verdict_for_task(self, task_id: str) -> StoredVerdict | None:
+        """The verdict given on a task, or None."""
+        with self._tx() as conn:
+            row = conn.execute(
+                select(review_verdicts).where(review_verdicts.c.task_id == task_id)
+            ).first()
+        return None if row is None else self._verdict(row)
+
+    def outcomes(self) -> list[Outcome]:
+        """Every settled case, oldest first."""
+        return self._outcomes(None)
+
+    def outcome(self, task_id: str) -> Outcome | None:
+        """The outcome a task settled, or None."""
+        found = self._outcomes(review_outcomes.c.task_id == task_id)
+        return found[0] if found else None
+
+    def pending_outcomes(self) -> list[Outcome]:
+        """Settled cases whose decision has not been written to the check yet."""
+        o = review_outcomes.c
+        return self._outcomes(and_(o.decision_id.is_not(None), o.decision_applied.is_(False)))
+
+    def _outcomes(self, condition: Any) -> list[Outcome]:
+        o = review_outcomes.c
+        stmt = select(review_outcomes).order_by(o.resolved_at, o.task_id)
+        if condition is not None:
+            stmt = stmt.where(condition)
+        with self._tx() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            Outcome(
+                task_id=r.task_id,
+                check_id=r.check_id,
+                label=VerdictLabel(r.label),
+                attack_type=AttackType(r.attack_type) if r.attack_type else None,
+                resolved_at=_utc(r.resolved_at),
+                decision_id=r.decision_id,
+                decision_applied=bool(r.decision_applied),
+            )
+            for r in rows
+        ]
+
+    def mark_outcome_applied(self, task_id: str) -> None:
+        """Note that an outcome's decision is on the check."""
+        with self._tx() as conn:
+            conn.execute(
+                update(review_outcomes)
+                .where(review_outcomes.c.task_id == task_id)
+                .values(decision_applied=True)
+            )
+
+    def pairs(self) -> list[ReviewPair]:
+        """Every double-review pair, oldest first."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                select(review_pairs).order_by(review_pairs.c.created_at, review_pairs.c.pair_id)
+            ).all()
+        return [
+            ReviewPair(
+                check_id=r.check_id,
+                first_reviewer=r.first_reviewer,
+                first_label=VerdictLabel(r.first_label),
+                second_reviewer=r.second_reviewer,
+                second_label=VerdictLabel(r.second_label),
+                adjudicated_label=VerdictLabel(r.adjudicated_label)
+                if r.adjudicated_label
+                else None,
+            )
+            for r in rows
+        ]
+
+    # face box cache
+
+    def set_face_box(self, task_id: str, box: Box | None) -> None:
+        """Cache where the face is in the capture (None: searched, none found)."""
+        with self._tx() as conn:
+            conn.execute(
+                update(review_tasks)
+                .where(review_tasks.c.task_id == task_id)
+                .values(face_searched=True, face_box=None if box is None else list(box))
+            )
+
+    def face_box(self, task_id: str) -> tuple[Box | None, bool]:
+        """The cached face box and whether the capture was searched at all."""
+        with self._tx() as conn:
+            row = conn.execute(
+                select(review_tasks.c.face_box, review_tasks.c.face_searched).where(
+                    review_tasks.c.task_id == task_id
+                )
+            ).first()
+        if row is None or not row.face_searched:
+            return None, False
+        b = row.face_box
+        return (None if b is None else (int(b[0]), int(b[1]), int(b[2]), int(b[3]))), True
+
+    # audit trail
+
+    def add_event(self, event: StoredEvent) -> None:
+        """Append to the review audit trail."""
+        with self._tx() as conn:
+            self._insert_event(conn, event)
+
+    @staticmethod
+    def _insert_event(conn: Connection, event: StoredEvent) -> None:
+        conn.execute(
+            insert(review_events).values(
+                occurred_at=event.occurred_at,
+                kind=event.kind,
+                check_id=event.check_id,
+                task_id=event.task_id,
+                actor=event.actor,
+                detail=dict(event.detail),
+            )
+        )
+
+    def events(
+        self, *, check_id: str | None = None, kinds: frozenset[str] | None = None
+    ) -> list[StoredEvent]:
+        """Audit-trail rows, oldest first, optionally of one check and some kinds."""
+        e = review_events.c
+        stmt = select(review_events).order_by(e.occurred_at, e.event_id)
+        if check_id is not None:
+            stmt = stmt.where(e.check_id == check_id)
+        if kinds is not None:
+            stmt = stmt.where(e.kind.in_(sorted(kinds)))
+        with self._tx() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            StoredEvent(
+                occurred_at=_utc(r.occurred_at),
+                kind=r.kind,
+                check_id=r.check_id,
+                task_id=r.task_id,
+                actor=r.actor,
+                detail=dict(r.detail),
+            )
+            for r in rows
+        ]
+
+    # backlog
+
+    def backlog(self, now: datetime) -> list[BacklogRow]:
+        """Open work and open SLA breaches per flow, tier and priority."""
+        t = review_tasks.c
+        held = and_(t.status == TaskStatus.CLAIMED.value, t.lease_expires_at > now)
+        stmt = (
+            select(
+                t.flow,
+                t.tier,
+                t.priority,
+                func.count().label("total"),
+                func.sum(case((held, 1), else_=0)).label("claimed"),
+                func.sum(case((t.due_at < now, 1), else_=0)).label("breached"),
+                func.min(t.created_at).label("oldest"),
+            )
+            .where(t.status != TaskStatus.DONE.value)
+            .group_by(t.flow, t.tier, t.priority)
+            .order_by(t.flow, t.tier, t.priority)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            BacklogRow(
+                flow=r.flow,
+                tier=Tier(r.tier),
+                priority=Priority(r.priority),
+                open=int(r.total) - int(r.claimed or 0),
+                claimed=int(r.claimed or 0),
+                breached=int(r.breached or 0),
+                oldest_created_at=_utc_or_none(r.oldest),
+            )
+            for r in rows
+        ]
+
+    def completed_late(self) -> dict[str, int]:
+        """Completed tasks that missed their SLA, per flow."""
+        t = review_tasks.c
+        stmt = (
+            select(t.flow, func.count())
+            .where(t.status == TaskStatus.DONE.value, t.completed_at > t.due_at)
+            .group_by(t.flow)
+        )
+        with self._tx() as conn:
+            return {flow: int(n) for flow, n in conn.execute(stmt).all()}
+
+    # accounts
+
+    def add_reviewer(self, account: ReviewerAccount) -> None:
+        """Insert an account; DuplicateUsername if the username is taken."""
+        try:
+            with self._tx() as conn:
+                conn.execute(insert(reviewers).values(**self._account_row(account)))
+        except IntegrityError as exc:
+            if self.reviewer_by_username(account.username) is not None:
+                raise DuplicateUsername(account.username) from exc
+            raise
+
+    def get_reviewer(self, reviewer_id: str) -> ReviewerAccount | None:
+        """The account with this id, or None."""
+        return self._one_reviewer(reviewers.c.reviewer_id == reviewer_id)
+
+    def reviewer_by_username(self, username: str) -> ReviewerAccount | None:
+        """The account with this username, or None."""
+        return self._one_reviewer(reviewers.c.username == username)
+
+    def list_reviewers(self) -> list[ReviewerAccount]:
+        """Every account, by username."""
+        with self._tx() as conn:
+            rows = conn.execute(select(reviewers).order_by(reviewers.c.username)).all()
+        return [self._account(r) for r in rows]
+
+    def update_reviewer(self, account: ReviewerAccount) -> None:
+        """Store an account's changed role, hash, active flag or login counters."""
+        row = self._account_row(account)
+        del row["reviewer_id"], row["created_at"]
+        with self._tx() as conn:
+            conn.execute(
+                update(reviewers)
+                .where(reviewers.c.reviewer_id == account.reviewer_id)
+                .values(**row)
+            )
+
+    def _one_reviewer(self, condition: Any) -> ReviewerAccount | None:
+        with self._tx() as conn:
+            row = conn.execute(select(reviewers).where(condition)).first()
+        return None if row is None else self._account(row)
+
+    @staticmethod
+    def _account_row(a: ReviewerAccount) -> dict[str, Any]:
+        return {
+            "reviewer_id": a.reviewer_id,
+            "username": a.username,
+            "display_name": a.display_name,
+            "role": a.role.value,
+            "password_hash": a.password_hash,
+            "active": a.active,
+            "failed_logins": a.failed_logins,
+            "locked_until": a.locked_until,
+            "created_at": a.created_at,
+        }
+
+    @staticmethod
+    def _account(r: Any) -> ReviewerAccount:
+        return ReviewerAccount(
+            reviewer_id=r.reviewer_id,
+            username=r.username,
+            display_name=r.display_name,
+            role=Role(r.role),
+            password_hash=r.password_hash,
+            created_at=_utc(r.created_at),
+            active=bool(r.active),
+            failed_logins=int(r.failed_logins),
+            locked_until=_utc_or_none(r.locked_until),
+        )
+
+    # sessions
+
+    def add_session(self, session: SessionRecord) -> None:
+        """Store a new session."""
+        with self._tx() as conn:
+            conn.execute(
+                insert(review_sessions).values(
+                    token_hash=session.token_hash,
+                    reviewer_id=session.reviewer_id,
+                    csrf_token=session.csrf_token,
+                    created_at=session.created_at,
+                    expires_at=session.expires_at,
+                    last_seen_at=session.last_seen_at,
+                )
+            )
+
+    def get_session(self, token_hash: str) -> SessionRecord | None:
+        """The session with this token hash, or None."""
+        with self._tx() as conn:
+            r = conn.execute(
+                select(review_sessions).where(review_sessions.c.token_hash == token_hash)
+            ).first()
+        if r is None:
+            return None
+        return SessionRecord(
+            token_hash=r.token_hash,
+            reviewer_id=r.reviewer_id,
+            csrf_token=r.csrf_token,
+            created_at=_utc(r.created_at),
+            expires_at=_utc(r.expires_at),
+            last_seen_at=_utc(r.last_seen_at),
+        )
+
+    def touch_session(self, token_hash: str, now: datetime) -> None:
+        """Record activity on a session."""
+        with self._tx() as conn:
+            conn.execute(
+                update(review_sessions)
+                .where(review_sessions.c.token_hash == token_hash)
+                .values(last_seen_at=now)
+            )
+
+    def delete_session(self, token_hash: str) -> None:
+        """End a session."""
+        with self._tx() as conn:
+            conn.execute(delete(review_sessions).where(review_sessions.c.token_hash == token_hash))
+
+    def delete_sessions_of(self, reviewer_id: str) -> None:
+        """End every session of a reviewer."""
+        with self._tx() as conn:
+            conn.execute(
+                delete(review_sessions).where(review_sessions.c.reviewer_id == reviewer_id)
+            )
+
+    # row mapping
+
+    def _task(self, conn: Connection, r: Any) -> ReviewTask:
+        excluded = conn.execute(
+            select(review_task_exclusions.c.reviewer_id).where(
+                review_task_exclusions.c.task_id == r.task_id
+            )
+        ).scalars()
+        lease = (
+            Lease(holder=r.claimed_by, expires_at=_utc(r.lease_expires_at))
+            if r.claimed_by is not None and r.lease_expires_at is not None
+            else None
+        )
+        return ReviewTask(
+            task_id=r.task_id,
+            check_id=r.check_id,
+            flow=r.flow,
+            kind=TaskKind(r.kind),
+            reasons=tuple(TaskReason(x) for x in r.reasons),
+            tier=Tier(r.tier),
+            priority=Priority(r.priority),
+            created_at=_utc(r.created_at),
+            due_at=_utc(r.due_at),
+            decides=bool(r.decides),
+            risk=r.risk,
+            status=TaskStatus(r.status),
+            lease=lease,
+            parent_task_id=r.parent_task_id,
+            excluded=frozenset(excluded),
+            completed_at=_utc_or_none(r.completed_at),
+            completed_by=r.completed_by,
+        )
+
+    @staticmethod
+    def _verdict(r: Any) -> StoredVerdict:
+        return StoredVerdict(
+            verdict_id=r.verdict_id,
+            task_id=r.task_id,
+            check_id=r.check_id,
+            kind=TaskKind(r.kind),
+            reviewer_id=r.reviewer_id,
+            verdict=Verdict(
+                label=VerdictLabel(r.label),
+                attack_type=AttackType(r.attack_type) if r.attack_type else None,
+                note=r.note,
+            ),
+            created_at=_utc(r.created_at),
+        )

@@ -1,0 +1,1 @@
+"""The detector family: protocol, registry, capture gate, detectors and fusion."""

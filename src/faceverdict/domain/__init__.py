@@ -1,0 +1,1 @@
+"""Pure domain rules and types. Imports no framework, database, queue or ML library."""

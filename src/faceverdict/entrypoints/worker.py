@@ -1,0 +1,92 @@
+"""The job worker: runs queued jobs (assurance, ...) and sweeps for lost ones.
+
+``faceverdict serve`` runs one inside the API process (the embedded default);
+``faceverdict worker`` runs one as its own process (scale-out). Both are the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from faceverdict.bootstrap import Application
+from faceverdict.job_ports import Job, JobHandler
+from faceverdict.services.assurance import ASSURANCE_JOB
+from faceverdict.services.rescan import RESCAN_JOB
+from faceverdict.services.webhooks import WEBHOOK_JOB
+
+log = logging.getLogger(__name__)
+
+
+class JobWorker:
+    """Runs the application's jobs in threads, and the reconciliation sweep in another."""
+
+    def __init__(self, application: Application, *, sweep_every: float | None = None) -> None:
+        if application.jobs is None:
+            raise ValueError("the application has no job queue")
+        self.application = application
+        self.jobs = application.jobs
+        self.sweep_every = sweep_every or application.settings.assurance_sweep_every_seconds
+        self.handlers: dict[str, JobHandler] = {}
+        if application.assurance is not None:
+            self.handlers[ASSURANCE_JOB] = application.assurance.handle
+        if application.webhooks is not None:
+            self.handlers[WEBHOOK_JOB] = application.webhooks.handle
+        if application.rescans is not None:
+            self.handlers[RESCAN_JOB] = application.rescans.handle
+        self._stop = threading.Event()
+        self._sweeper: threading.Thread | None = None
+
+    def dispatch(self, job: Job) -> None:
+        """Run one job with the handler of its kind (unknown kinds are logged and dropped)."""
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            log.error("no handler for job kind %r (key %s); dropped", job.kind, job.key)
+            return
+        handler(job)
+
+    def sweep(self) -> int:
+        """Re-enqueue work whose job was lost (checks stuck in ``assuring``, overdue webhooks)."""
+        found = 0
+        if self.application.assurance is not None:
+            found += self.application.assurance.reconcile()
+        if self.application.webhooks is not None:
+            found += self.application.webhooks.reconcile()
+        if self.application.rescans is not None:
+            found += self.application.rescans.reconcile()
+        schedule = self.application.rescan_schedule
+        if schedule is not None and self.application.rescans is not None:
+            run = self.application.rescans.scheduled(schedule)
+            if run is not None:
+                log.info("scheduled re-scan %s started", run.run_id)
+        return found
+
+    def _sweep_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                found = self.sweep()
+                if found:
+                    log.warning("re-enqueued %d jobs that were lost or overdue", found)
+            except Exception:
+                log.exception("reconciliation sweep failed; retrying at the next interval")
+            self._stop.wait(self.sweep_every)
+
+    def start(self) -> None:
+        """Load the assurance models (a bad one fails here), start job and sweep threads."""
+        if self.application.assurance is not None:
+            _ = self.application.assurance.assessor
+        self.jobs.start_worker(self.dispatch, threads=self.application.settings.worker_threads)
+        if self._sweeper is None:
+            self._stop.clear()
+            self._sweeper = threading.Thread(
+                target=self._sweep_loop, name="faceverdict-sweep", daemon=True
+            )
+            self._sweeper.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop sweeping and let running jobs finish (up to ``timeout``)."""
+        self._stop.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout)
+            self._sweeper = None
+        self.jobs.stop_worker(timeout)

@@ -1,0 +1,1 @@
+"""Use cases: the only API that entry points call."""

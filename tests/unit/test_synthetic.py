@@ -1,0 +1,180 @@
+"""The synthetic-image detector: native-resolution face patch, ONNX inference, assurance."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from faceverdict.detectors.base import Face, Sample
+from faceverdict.detectors.capture_gate import CaptureGate
+from faceverdict.detectors.imaging import decode_capture
+from faceverdict.detectors.registry import list_detectors
+from faceverdict.detectors.synthetic import (
+    GRID,
+    PATCH_SIZE,
+    REASON,
+    SyntheticAssuranceDetector,
+    SyntheticImageDetector,
+    face_patch,
+    patch_origin,
+    to_input,
+)
+from faceverdict.domain.detection import DetectorKind
+from tests.support.synthetic_faces import synthetic_face
+
+
+def _ramp(height: int, width: int) -> np.ndarray:
+    ys, xs = np.mgrid[0:height, 0:width]
+    return np.stack([xs % 256, ys % 256, (xs + ys) % 256], axis=-1).astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def sample() -> Sample:
+    buf = io.BytesIO()
+    synthetic_face(size=(640, 800), face_fraction=0.45, seed=3).save(buf, "JPEG", quality=92)
+    data = buf.getvalue()
+    image = decode_capture(data)
+    outcome = CaptureGate().inspect(image)
+    assert outcome.face is not None, outcome.result
+    return Sample(data=data, image=image, face=outcome.face)
+
+
+@pytest.fixture(scope="module")
+def detector() -> SyntheticImageDetector:
+    return SyntheticImageDetector()
+
+
+def test_patch_is_a_grid_aligned_slice_at_native_resolution() -> None:
+    pixels = _ramp(600, 500)
+    face = Face(box=(101.0, 203.0, 341.0, 463.0), score=0.9)
+    patch = face_patch(pixels, face)
+    left, top = patch_origin(500, 600, face)
+    assert patch.shape == (PATCH_SIZE, PATCH_SIZE, 3)
+    assert patch.dtype == np.uint8
+    assert left % GRID == 0
+    assert top % GRID == 0
+    # Centred on the face within one grid step, and copied, never resampled.
+    assert abs(left + PATCH_SIZE / 2 - 221) <= GRID
+    assert abs(top + PATCH_SIZE / 2 - 333) <= GRID
+    np.testing.assert_array_equal(patch, pixels[top : top + PATCH_SIZE, left : left + PATCH_SIZE])
+    np.testing.assert_array_equal(patch, face_patch(pixels, face))
+
+
+def test_patch_stays_inside_the_frame_and_follows_the_offset() -> None:
+    pixels = _ramp(300, 400)
+    corner = Face(box=(-30.0, -40.0, 60.0, 50.0), score=0.9)
+    assert patch_origin(400, 300, corner) == (0, 0)
+    far = Face(box=(350.0, 250.0, 420.0, 330.0), score=0.9)
+    left, top = patch_origin(400, 300, far)
+    assert left + PATCH_SIZE <= 400
+    assert top + PATCH_SIZE <= 300
+    face = Face(box=(100.0, 100.0, 300.0, 300.0), score=0.9)
+    moved = patch_origin(400, 300, face, offset=(0.2, 0.0))
+    assert moved[0] - patch_origin(400, 300, face)[0] == pytest.approx(40, abs=GRID)
+    assert face_patch(pixels, far).shape == (PATCH_SIZE, PATCH_SIZE, 3)
+
+
+def test_small_images_are_mirror_padded_not_resized() -> None:
+    pixels = _ramp(50, 90)
+    patch = face_patch(pixels, Face(box=(10.0, 5.0, 70.0, 45.0), score=0.9))
+    assert patch.shape == (PATCH_SIZE, PATCH_SIZE, 3)
+    np.testing.assert_array_equal(patch[:50, :90], pixels)
+    np.testing.assert_array_equal(patch[50:100, :90], pixels[::-1])
+
+
+def test_model_input_layout() -> None:
+    patch = _ramp(PATCH_SIZE, PATCH_SIZE)
+    batch = to_input([patch, patch])
+    assert batch.shape == (2, 3, PATCH_SIZE, PATCH_SIZE)
+    assert batch.dtype == np.float32
+    assert batch[1, 0, 5, 7] == patch[5, 7, 0]
+
+
+def test_detector_judges_a_face(detector: SyntheticImageDetector, sample: Sample) -> None:
+    first, second = detector.analyse(sample), detector.analyse(sample)
+    assert first.fake_probability is not None
+    assert 0.0 <= first.fake_probability <= 1.0
+    assert first.fake_probability == second.fake_probability
+    assert first.reasons == ((REASON,) if first.fake_probability > 0.5 else ())
+    assert first.weights_sha256 == detector.info.weights_sha256
+    assert first.details["patch_size"] == PATCH_SIZE
+    info = detector.info
+    assert info.needs_face
+    assert info.kind is DetectorKind.INLINE
+    assert info.input_size == PATCH_SIZE
+    assert info.weights_sha256 is not None
+    assert len(info.weights_sha256) == 64
+    assert info.licence
+    assert info.paper
+
+
+def test_detector_has_no_opinion_without_a_face(
+    detector: SyntheticImageDetector, sample: Sample
+) -> None:
+    result = detector.analyse(Sample(data=sample.data, image=sample.image, face=None))
+    assert result.fake_probability is None
+    assert result.reasons == ()
+
+
+def test_assurance_variant_averages_full_resolution_patches(sample: Sample) -> None:
+    assurance = SyntheticAssuranceDetector()
+    result = assurance.analyse(sample)
+    assert assurance.info.kind is DetectorKind.ASSURANCE
+    assert result.fake_probability is not None
+    assert 0.0 <= result.fake_probability <= 1.0
+    assert result.details["patches"] == 10
+    assert result.details["logit_min"] <= result.details["logit"] <= result.details["logit_max"]
+    assert result.fake_probability == assurance.analyse(sample).fake_probability
+
+
+def test_both_variants_are_registered() -> None:
+    assert "synthetic" in list_detectors(DetectorKind.INLINE)
+    assert "synthetic_assurance" in list_detectors(DetectorKind.ASSURANCE)
+
+
+def test_inference_does_not_need_torch() -> None:
+    code = (
+        "import sys; import faceverdict.detectors.synthetic as s; "
+        "s.SyntheticImageDetector(); assert 'torch' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_training_patches_are_deterministic_and_use_the_detector_patch() -> None:
+    pytest.importorskip("torch")
+    from faceverdict.training.synthetic import Item, augmented_patch
+
+    window = np.asarray(synthetic_face(size=(384, 384), face_fraction=0.5, seed=1))
+    item = Item(
+        relpath="x.jpg",
+        fake=False,
+        family="camera_test",
+        source="test",
+        group="",
+        license="",
+        face_box=(100.0, 100.0, 280.0, 280.0),
+        window=np.ascontiguousarray(window),
+        box=(100.0, 100.0, 280.0, 280.0),
+    )
+    a = augmented_patch(item, np.random.default_rng(5))
+    b = augmented_patch(item, np.random.default_rng(5))
+    assert a.shape == (PATCH_SIZE, PATCH_SIZE, 3)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_npr_residual_vanishes_on_nearest_upsampled_images() -> None:
+    torch = pytest.importorskip("torch")
+    from faceverdict.training.synthetic import ResidualNet, ResidualStem
+
+    small = torch.rand(1, 3, 32, 32) * 255
+    upsampled = small.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+    residual = ResidualStem()(upsampled)
+    assert residual.shape == (1, 15, 64, 64)
+    assert float(residual[:, :3].abs().max()) == 0.0
+    assert float(ResidualStem()(torch.rand(1, 3, 64, 64) * 255)[:, :3].abs().max()) > 0.0
+    net = ResidualNet().eval()
+    assert net(torch.rand(2, 3, PATCH_SIZE, PATCH_SIZE) * 255).shape == (2, 1)
