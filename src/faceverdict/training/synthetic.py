@@ -307,7 +307,7 @@ class ResidualStem(nn.Module):
         """``x``: [N, 3, H, W] RGB 0-255, H and W even."""
         down = x[:, :, ::2, ::2]
         npr = x - F.interpolate(down, scale_factor=2.0, mode="nearest")
-        srm = F.conv2d(x, self.srm, padding=2, groups=3)  # type: ignore[arg-type]
+        srm = F.conv2d(x, self.srm, padding=2, groups=3)
         out = torch.clamp(torch.cat([npr, srm], dim=1), -RESIDUAL_CLIP, RESIDUAL_CLIP)
         out = out / RESIDUAL_CLIP
         if self.rgb:
@@ -493,7 +493,7 @@ def train(
             logits = model(x.to(device, non_blocking=True))
             loss = F.binary_cross_entropy_with_logits(logits, y.to(device), pos_weight=pos_weight)
             optimiser.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()
             optimiser.step()
             scheduler.step()
             losses.append(loss.item())
