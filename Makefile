@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check-imports unit bench eval clean browser
+.PHONY: install run test lint typecheck check-imports unit bench eval calibrate train train-blending train-synthetic crops clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,22 @@ DATASET ?= ../shared/datasets/faces-dev
 eval: $(STAMP) ## evaluation report on the faces-dev validation split (docs/eval/)
 	$(BIN)/python -m pip install --quiet -e '.[eval]'
 	$(BIN)/faceverdict eval --manifest $(DATASET)/MANIFEST.csv --root $(DATASET) --out docs/eval
+
+# Training (needs the [train] extra: PyTorch; uses a GPU when one is present) -------------
+train: $(STAMP) ## install the training extra
+	$(BIN)/python -m pip install --quiet -e '.[train]'
+
+crops: train ## face-crop cache every recipe reads (~/.cache/faceverdict, never committed)
+	$(BIN)/python -m faceverdict.training.crops --manifest $(DATASET)/MANIFEST.csv --root $(DATASET)
+
+train-blending: crops ## blending detector: models/blending_v1.onnx + docs/models/blending.md
+	$(BIN)/python -m faceverdict.training.blending --extra-fakes
+
+train-synthetic: crops ## synthetic-image detector: models/synthetic_v1.onnx + docs/models/synthetic.md
+	$(BIN)/python -m faceverdict.training.synthetic --seed 0
+
+calibrate: $(STAMP) ## refit models/fusion.json on held-back real photos (after any retraining)
+	$(BIN)/python -m faceverdict.training.calibrate --manifest $(DATASET)/MANIFEST.csv --root $(DATASET)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

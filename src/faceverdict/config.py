@@ -51,7 +51,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     max_upload_bytes: int = Field(default=25 * 2**20, ge=1024, le=200 * 2**20)
     max_pixels: int = Field(default=60_000_000, ge=10_000, le=400_000_000)
-    inline_detectors: list[str] = Field(default_factory=lambda: ["provenance"])
+    inline_detectors: list[str] = Field(
+        default_factory=lambda: ["provenance", "blending", "synthetic"],
+        description="detectors run on every check (fusion.json calibrates this set)",
+    )
     store_captures: bool = True
 
     # Evidence log

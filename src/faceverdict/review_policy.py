@@ -40,6 +40,7 @@ class _Review(BaseModel):
     senior_min_risk: float | None = Field(default=None, ge=0, le=1)
     senior_reasons: list[TaskReason] | None = None
     conflict_spread: float | None = Field(default=None, gt=0, le=1)
+    conflict_reference: str | None = Field(default=None, max_length=64)  # "": any pair
     audit_fraction: float | None = Field(default=None, ge=0, le=1)
     audit_priority: Priority | None = None
     audit_sla_minutes: int | None = Field(default=None, ge=1, le=60 * 24 * 90)
@@ -69,6 +70,7 @@ def _rules(defaults: _Review, flow: _Review) -> FlowReviewRules:
         senior_min_risk=pick("senior_min_risk", _DEFAULTS.senior_min_risk),
         senior_reasons=frozenset(pick("senior_reasons", _DEFAULTS.senior_reasons)),
         conflict_spread=pick("conflict_spread", _DEFAULTS.conflict_spread),
+        conflict_reference=pick("conflict_reference", _DEFAULTS.conflict_reference) or None,
         audit_fraction=pick("audit_fraction", _DEFAULTS.audit_fraction),
         audit_priority=pick("audit_priority", _DEFAULTS.audit_priority),
         audit_sla=_DEFAULTS.audit_sla if audit_sla is None else timedelta(minutes=audit_sla),

@@ -18,6 +18,7 @@ from faceverdict.entrypoints.cli import cli
 from faceverdict.evidence.verify import verify_package
 from tests.e2e.test_api_checks import assert_problem, submit
 from tests.support.images import jpeg_bytes
+from tests.support.review_app import policy_with
 
 KEY = "an-api-key-of-the-bank-" + "x" * 16
 
@@ -86,7 +87,8 @@ def test_a_tampered_package_fails_offline_with_one_line(
 
 
 def test_capture_reads_need_a_reason_and_are_logged_with_the_caller(tmp_path: Path) -> None:
-    app = bootstrap(load_settings(data_dir=tmp_path / "data", api_keys=[KEY]))
+    policy = policy_with(tmp_path, audit_fraction=0.0)  # no random audit sample
+    app = bootstrap(load_settings(data_dir=tmp_path / "data", api_keys=[KEY], policy_file=policy))
     auth = {"Authorization": f"Bearer {KEY}"}
     image = jpeg_bytes(320, 240, seed=9)
     with TestClient(create_app(app), raise_server_exceptions=False) as client:

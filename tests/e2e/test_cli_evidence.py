@@ -26,6 +26,7 @@ from faceverdict.evidence.checkpoint import parse_vkey
 from faceverdict.evidence.entries import parse_entry_bytes
 from faceverdict.services.checks import SubmitCheck
 from tests.support.images import jpeg_bytes
+from tests.support.review_app import policy_with
 
 
 def run(data_dir: Path, *args: str) -> Result:
@@ -34,7 +35,9 @@ def run(data_dir: Path, *args: str) -> Result:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Application:
-    application = bootstrap(load_settings(data_dir=tmp_path / "data"))
+    # no random 2% audit sample: the entry counts below are exact
+    policy = policy_with(tmp_path, audit_fraction=0.0)
+    application = bootstrap(load_settings(data_dir=tmp_path / "data", policy_file=policy))
     application.checks.submit(
         SubmitCheck(jpeg_bytes(200, 150, seed=4), "cli-user", "onboarding", ClientSignals())
     )

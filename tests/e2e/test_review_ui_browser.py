@@ -101,7 +101,9 @@ def sharpness(page: Any) -> float:
 
 
 def test_reviewer_claims_reveals_redacts_and_decides(chromium: Any, tmp_path: Path) -> None:
-    application = full_application(tmp_path, audit_fraction=0.0)  # no random audit task
+    application = full_application(  # no random audit or second-review task
+        tmp_path, audit_fraction=0.0, double_review_fraction=0.0
+    )
     review = application.review
     assert review is not None
     ids = seed(application)
@@ -143,13 +145,17 @@ def test_reviewer_claims_reveals_redacts_and_decides(chromium: Any, tmp_path: Pa
         assert "Review task queued" in page.inner_text("#timeline")
 
         # heatmap overlay on, off (H), on again (label click)
-        overlay = page.locator("img.heatmap")
-        assert overlay.count() == 1
-        wait_image(page, "img.heatmap")
+        # (the demo illustration, and the blending detector's own boundary map)
+        overlays = page.locator("img.heatmap")
+        assert overlays.count() == 2
+        assert page.locator('img.heatmap[data-detector="blending"]').count() == 1
+        overlay = page.locator('img.heatmap[data-detector="demo_illustration"]')
+        wait_image(page, 'img.heatmap[data-detector="demo_illustration"]')
         assert overlay.is_visible()
         page.screenshot(path=str(screenshot_path("case.png")), full_page=True)
         page.keyboard.press("h")
         assert not overlay.is_visible()
+        assert not overlays.nth(0).is_visible()
         page.click('label.hm-label[data-detector="demo_illustration"]')
         assert overlay.is_visible()
 

@@ -50,7 +50,7 @@ def proxied(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Application, Tc
         assurance_sweep_every_seconds=0.5,
     )
     inline = build_ensemble(settings)
-    inline.detectors.append(FixedOpinion(0.9, name="fixed"))
+    inline.detectors.append(FixedOpinion(0.85, name="fixed"))
     heavy = Ensemble(
         detectors=[*inline.detectors[:-1], FixedOpinion(0.2)],
         fusion=inline.fusion,

@@ -104,7 +104,7 @@ def test_the_scale_out_adapters_assure_a_check_end_to_end(
     from faceverdict.detectors.ensemble import Ensemble
 
     inline = build_ensemble(settings)
-    inline.detectors.append(FixedOpinion(0.9, name="fixed"))
+    inline.detectors.append(FixedOpinion(0.85, name="fixed"))
     heavy = Ensemble(
         detectors=[*inline.detectors[:-1], FixedOpinion(0.2)],
         fusion=inline.fusion,

@@ -71,7 +71,7 @@ def application(tmp_path: Path) -> Iterator[Application]:
         assurance_sweep_every_seconds=0.5,
     )
     inline = build_ensemble(settings)
-    inline.detectors.append(FixedOpinion(0.9, name="fixed"))  # gray band: assured
+    inline.detectors.append(FixedOpinion(0.85, name="fixed"))  # gray band: assured
     # Explicit, so that detectors other tests registered in this process play no part.
     heavy = Ensemble(detectors=list(inline.detectors), fusion=inline.fusion, gate=inline.gate)
     application = bootstrap(settings, ensemble=inline, assurance_ensemble=heavy)

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from faceverdict.evaluation.split import group_key, group_split, is_validation
+from faceverdict.evaluation.split import group_key, group_split, is_calibration, is_validation
 
 
 def manifest(n_groups: int = 400, per_group: int = 3, ungrouped: int = 600) -> list[dict[str, str]]:
@@ -88,7 +88,11 @@ def test_eval_selects_the_validation_part_and_limits_per_family() -> None:
         for i in range(200)
     ]
     validation = select_rows(rows, split="validation", seed=5)
-    expected = group_split([r.split_key() for r in rows], 0.2, seed=5).validation
+    expected = [
+        r
+        for r in group_split([r.split_key() for r in rows], 0.2, seed=5).validation
+        if not is_calibration(r, seed=5)
+    ]
     assert sorted(r.relpath for r in validation) == sorted(r["relpath"] for r in expected)
     limited = select_rows(rows, split="validation", seed=5, limit=7)
     assert [r.family for r in limited].count("a") == 7
@@ -96,3 +100,20 @@ def test_eval_selects_the_validation_part_and_limits_per_family() -> None:
     assert set(limited) <= set(validation)
     assert select_rows(rows, split="validation", seed=5, limit=7) == limited
     assert len(select_rows(rows, split="all")) == len(rows)
+
+
+def test_eval_leaves_out_the_real_photos_that_calibrated_the_score() -> None:
+    from faceverdict.evaluation.runner import ManifestRow, select_rows
+
+    rows = [
+        ManifestRow(f"{label}/{i}.jpg", label, label, "src", f"g{i}")
+        for label in ("real", "fake")
+        for i in range(400)
+    ]
+    chosen = select_rows(rows, split="validation")
+    calibration = [r for r in rows if is_calibration(r.split_key())]
+    assert calibration, "the fixture must hit the calibration groups"
+    assert all(is_validation(r.split_key()) for r in calibration)  # nested in validation
+    picked = {r.relpath for r in chosen}
+    assert not any(r.relpath in picked for r in calibration if r.label == "real")
+    assert all(r.relpath in picked for r in calibration if r.label == "fake")

@@ -141,6 +141,12 @@ def test_plan_flags_detector_conflict_and_sends_it_to_a_senior() -> None:
     assert not detector_conflict(results, None)
     assert not detector_conflict([result("a", 0.9), result("b", 0.5)], 0.6)
     assert not detector_conflict([result("a", 0.9), result("g", 0.0, Abstention.NO_FACE)], 0.6)
+    # specialised learned detectors may disagree: only disagreement with the reference counts
+    specialists = [result("blending", 0.95), result("synthetic", 0.05)]
+    assert not detector_conflict(specialists, 0.6, "provenance")
+    assert detector_conflict(specialists, 0.6, None)  # "" in the policy: any pair
+    assert detector_conflict([*specialists, result("provenance", 0.1)], 0.6, "provenance")
+    assert not detector_conflict([*specialists[1:], result("provenance", 0.1)], 0.6, "provenance")
     plan = plan_review(
         RULES, action=Action.STEP_UP, final=False, risk=0.2, results=results, now=NOW, audit_draw=1
     )

@@ -1,18 +1,36 @@
-"""Fusion: turns detector fake probabilities into one calibrated authenticity score (0-100).
+"""Fusion: turns detector outputs into one calibrated authenticity score (0-100).
 
-Each detector's probability is read as evidence relative to even odds (a likelihood ratio
-``p / (1 - p)``), raised to the detector's weight (< 1 where detectors overlap and would be
-double-counted), and multiplied onto the prior odds of a fake. Detectors without an opinion
-add nothing. The score is ``100 * (1 - posterior)``, so 100 = surely genuine. The parameters
-live in ``models/fusion.json``; its ``version`` is recorded with every decision.
+The score is calibrated on genuine captures, because genuine captures are what a bank can
+collect and what its false-reject rate (BPCER) is measured on; the attacks that matter are
+the ones nobody has trained on, so no fake-side calibration can be trusted. Three steps:
+
+1. **Standardise** each learned detector on held-back real photos: its log-odds ``logit(p)``
+   becomes ``e = (logit(p) - mean) / std``, "how many genuine standard deviations towards
+   fake". This puts detectors on one scale and keeps the scale fixed when a model is retrained.
+2. **Combine** the standardised detectors with a soft maximum (``T * log(mean(exp(e / T)))``):
+   a face swap fires the blending detector and a generated face fires the synthetic one, so
+   one strong detector must count even when the other is silent. Detectors that carry hard
+   evidence rather than a learned score (provenance: C2PA manifests, generator metadata) add
+   ``weight * logit(p)`` on top.
+3. **Map** the total evidence to 0-100 through monotone knots fitted so that a score keeps its
+   meaning across releases: the knots are chosen at the evidence values that a fixed share of
+   held-back genuine captures exceed (see ``docs/models/fusion.md``: with the shipped file,
+   5% of genuine captures score below 90 and 1% below 60).
+
+The parameters live in ``models/fusion.json`` (written by ``faceverdict.training.calibrate``);
+its ``version`` is recorded with every decision. Detectors the file does not name count as
+plain evidence with the ``default`` weight, so a plug-in detector saying 0.5 changes nothing.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from faceverdict.detectors.model_files import MODELS_DIR
 from faceverdict.domain.detection import DetectorResult
@@ -32,51 +50,111 @@ def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
-@dataclass(frozen=True)
-class DetectorCalibration:
-    """Per-detector calibration: ``logit' = slope * logit(p) + offset``, then ``weight``."""
+def soft_max(values: Sequence[float], temperature: float) -> float:
+    """``T * log(mean(exp(v / T)))``: near the largest value, never above it."""
+    top = max(values)
+    total = sum(math.exp((v - top) / temperature) for v in values)
+    return top + temperature * math.log(total / len(values))
 
-    weight: float = 1.0
-    slope: float = 1.0
-    offset: float = 0.0
+
+@dataclass(frozen=True)
+class Standardisation:
+    """A learned detector's log-odds on genuine captures: ``e = (logit(p) - mean) / std``."""
+
+    mean: float
+    std: float
+
+    def apply(self, p: float) -> float:
+        """Standardised evidence of probability ``p``."""
+        return (logit(p) - self.mean) / self.std
+
+
+@dataclass(frozen=True)
+class ScoreMap:
+    """Monotone piecewise-linear map from total evidence to the 0-100 score.
+
+    ``knots`` are ``(evidence, score)`` pairs with evidence increasing and score decreasing;
+    outside them the first and last segments are extended, then the score is clipped to 0-100.
+    """
+
+    knots: tuple[tuple[float, float], ...]
+
+    def __post_init__(self) -> None:
+        if len(self.knots) < 2:
+            raise ValueError("score map needs at least two knots")
+        for (e0, s0), (e1, s1) in zip(self.knots, self.knots[1:], strict=False):
+            if not (e1 > e0 and s1 < s0):
+                raise ValueError("score knots must rise in evidence and fall in score")
+        if not all(0 <= s <= 100 for _, s in self.knots):
+            raise ValueError("knot scores must be within 0-100")
+
+    def score(self, evidence: float) -> float:
+        """The score of ``evidence`` (clipped to 0-100)."""
+        xs = [e for e, _ in self.knots]
+        i = min(max(bisect.bisect_right(xs, evidence) - 1, 0), len(xs) - 2)
+        (e0, s0), (e1, s1) = self.knots[i], self.knots[i + 1]
+        value = s0 + (s1 - s0) * (evidence - e0) / (e1 - e0)
+        return min(100.0, max(0.0, value))
+
+
+def _default_map() -> ScoreMap:
+    return ScoreMap(((0.0, 98.0), (1.0, 95.0), (2.0, 90.0), (3.0, 60.0)))
 
 
 @dataclass(frozen=True)
 class FusionParameters:
-    """The fusion's versioned parameters."""
+    """The fusion's versioned parameters (see the module docstring)."""
 
     version: str
-    prior_fake: float
-    detectors: dict[str, DetectorCalibration] = field(default_factory=dict)
-    default: DetectorCalibration = field(default_factory=DetectorCalibration)
+    standardise: dict[str, Standardisation] = field(default_factory=dict)
+    evidence_weights: dict[str, float] = field(default_factory=dict)
+    default_weight: float = 1.0
+    temperature: float = 0.5
+    neutral: float = 0.0
+    score_map: ScoreMap = field(default_factory=_default_map)
+    calibration: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path = MODELS_DIR / "fusion.json") -> FusionParameters:
-        """Read and validate the parameters file."""
+        """Read and validate the parameters file; ConfigurationError says what is wrong."""
         try:
             data = json.loads(path.read_text())
-            params = cls(
-                version=str(data["version"]),
-                prior_fake=float(data["prior_fake"]),
-                detectors={
-                    name: DetectorCalibration(**values)
-                    for name, values in data.get("detectors", {}).items()
-                },
-                default=DetectorCalibration(**data.get("default", {})),
-            )
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            params = cls.from_dict(data)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigurationError(f"fusion parameters {path}: {exc}") from None
-        if not 0 < params.prior_fake < 1:
-            raise ConfigurationError(f"fusion parameters {path}: prior_fake must be in (0, 1)")
         return params
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FusionParameters:
+        """Build from the JSON document; ValueError/KeyError/TypeError when malformed."""
+        standardise = {
+            name: Standardisation(mean=float(v["mean"]), std=float(v["std"]))
+            for name, v in data.get("standardise", {}).items()
+        }
+        if any(not (s.std > 0 and math.isfinite(s.mean)) for s in standardise.values()):
+            raise ValueError("every standardisation needs a finite mean and std > 0")
+        temperature = float(data.get("temperature", 0.5))
+        if not temperature > 0:
+            raise ValueError("temperature must be > 0")
+        return cls(
+            version=str(data["version"]),
+            standardise=standardise,
+            evidence_weights={k: float(v) for k, v in data.get("evidence", {}).items()},
+            default_weight=float(data.get("default_weight", 1.0)),
+            temperature=temperature,
+            neutral=float(data.get("neutral", 0.0)),
+            score_map=ScoreMap(tuple((float(e), float(s)) for e, s in data["score_knots"])),
+            calibration=dict(data.get("calibration", {})),
+        )
 
 
 @dataclass(frozen=True)
 class FusedScore:
-    """The fused result: authenticity 0-100 and each detector's log-odds contribution."""
+    """The fused result: the score, the total evidence and each detector's share of it."""
 
     authenticity_score: float
     fake_probability: float
+    evidence: float
     contributions: dict[str, float]
 
 
@@ -92,19 +170,34 @@ class Fusion:
         return self.params.version
 
     def fuse(self, results: list[DetectorResult]) -> FusedScore:
-        """Fuse the results that carry an opinion into one score."""
-        total = logit(self.params.prior_fake)
+        """Fuse the results that carry an opinion into one score.
+
+        ``contributions`` holds each detector's evidence: the standardised value for learned
+        detectors, ``weight * logit(p)`` for the others. ``fake_probability`` is
+        ``1 - score / 100``, kept for callers that want a fraction.
+        """
+        params = self.params
+        learned: list[float] = []
+        added = 0.0
         contributions: dict[str, float] = {}
         for result in results:
             if result.fake_probability is None or result.abstention is not None:
                 continue
-            cal = self.params.detectors.get(result.detector, self.params.default)
-            evidence = cal.weight * (cal.slope * logit(result.fake_probability) + cal.offset)
-            contributions[result.detector] = round(evidence, 4)
-            total += evidence
-        fake = sigmoid(total)
+            scale = params.standardise.get(result.detector)
+            if scale is not None:
+                value = scale.apply(result.fake_probability)
+                learned.append(value)
+            else:
+                weight = params.evidence_weights.get(result.detector, params.default_weight)
+                value = weight * logit(result.fake_probability)
+                added += value
+            contributions[result.detector] = round(value, 4)
+        base = soft_max(learned, params.temperature) if learned else params.neutral
+        total = base + added
+        score = round(params.score_map.score(total), 1)
         return FusedScore(
-            authenticity_score=round(100.0 * (1.0 - fake), 1),
-            fake_probability=fake,
+            authenticity_score=score,
+            fake_probability=1.0 - score / 100.0,
+            evidence=round(total, 4),
             contributions=contributions,
         )

@@ -182,6 +182,7 @@ class FlowReviewRules:
         {TaskReason.DETECTOR_CONFLICT, TaskReason.ASSURANCE_ESCALATION}
     )
     conflict_spread: float | None = 0.6
+    conflict_reference: str | None = "provenance"
     audit_fraction: float = 0.0
     audit_priority: Priority = Priority.LOW
     audit_sla: timedelta = timedelta(days=3)
@@ -330,18 +331,31 @@ def queue_order(task: ReviewTask) -> tuple[int, datetime, datetime]:
     return (task.priority.rank, task.due_at, task.created_at)
 
 
-def detector_conflict(results: Iterable[DetectorResult], spread: float | None) -> bool:
-    """Whether two detectors with an opinion are at least ``spread`` apart."""
+def detector_conflict(
+    results: Iterable[DetectorResult], spread: float | None, reference: str | None = None
+) -> bool:
+    """Whether detectors with an opinion are at least ``spread`` apart.
+
+    With a ``reference`` detector (the policy's default: provenance, hard evidence), only
+    disagreement with it counts: specialised learned detectors are *meant* to disagree (a
+    face swap fires the blending detector, not the synthetic-image one). Without one, any
+    two detectors ``spread`` apart conflict.
+    """
     if spread is None:
         return False
-    probabilities = [
-        r.fake_probability
+    opinions = {
+        r.detector: r.fake_probability
         for r in results
         if r.fake_probability is not None and r.abstention is None
-    ]
-    if len(probabilities) < 2:
+    }
+    if len(opinions) < 2:
         return False
-    return max(probabilities) - min(probabilities) >= spread
+    if reference is None:
+        return max(opinions.values()) - min(opinions.values()) >= spread
+    anchor = opinions.pop(reference, None)
+    if anchor is None:
+        return False
+    return any(abs(p - anchor) >= spread for p in opinions.values())
 
 
 def triage(
@@ -407,7 +421,7 @@ def plan_review(
     reasons = list(extra_reasons)
     if action in rules.task_actions:
         reasons.append(TaskReason.POLICY_ACTION)
-    if detector_conflict(results, rules.conflict_spread):
+    if detector_conflict(results, rules.conflict_spread, rules.conflict_reference):
         reasons.append(TaskReason.DETECTOR_CONFLICT)
     if not reasons and qc_selected(rules.audit_fraction, audit_draw):
         reasons.append(TaskReason.QC_SAMPLE)

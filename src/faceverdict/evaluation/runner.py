@@ -21,7 +21,7 @@ from PIL import Image, ImageOps
 
 from faceverdict.domain.policy import ClientSignals
 from faceverdict.errors import CaptureRejected
-from faceverdict.evaluation.split import is_validation
+from faceverdict.evaluation.split import is_calibration, is_validation
 from faceverdict.services.checks import Assessor
 
 MANIFEST_COLUMNS = ("relpath", "label", "family", "source", "group")
@@ -111,11 +111,23 @@ def select_rows(
     seed: int = 0,
     limit: int | None = None,
 ) -> list[ManifestRow]:
-    """The rows to evaluate: the validation part (or all), at most ``limit`` per family."""
+    """The rows to evaluate: the validation part (or all), at most ``limit`` per family.
+
+    The validation part leaves out the real photos that calibrated the fusion
+    (``split.is_calibration``), so BPCER at the policy's thresholds is measured on unseen
+    genuine captures.
+    """
     if split not in ("validation", "all"):
         raise ValueError("split must be 'validation' or 'all'")
     chosen = [
-        r for r in rows if split == "all" or is_validation(r.split_key(), validation_fraction, seed)
+        r
+        for r in rows
+        if split == "all"
+        or (
+            is_validation(r.split_key(), validation_fraction, seed)
+            # the real photos that calibrated the score are not evidence for it
+            and (r.is_fake or not is_calibration(r.split_key(), seed=seed))
+        )
     ]
     if limit is None:
         return sorted(chosen, key=lambda r: r.relpath)

@@ -65,3 +65,21 @@ def group_split(
     for row in rows:
         (validation if is_validation(row, validation_fraction, seed) else train).append(row)
     return Split(train=train, validation=validation)
+
+
+DEFAULT_CALIBRATION_FRACTION = 0.1
+
+
+def is_calibration(
+    row: Mapping[str, str],
+    calibration_fraction: float = DEFAULT_CALIBRATION_FRACTION,
+    seed: int = DEFAULT_SEED,
+) -> bool:
+    """Whether ``row``'s group is held back for score calibration.
+
+    The calibration groups are the lower part of the validation groups (the same hash, a
+    smaller cut), so they are never trained on. Calibration reads only their *real* photos;
+    ``faceverdict eval`` leaves those real photos out, so the thresholds it reports are
+    measured on genuine captures the calibration never saw.
+    """
+    return group_fraction(group_key(row), seed) < calibration_fraction
