@@ -79,12 +79,17 @@ def calibration_rows(rows: Sequence[ManifestRow]) -> list[ManifestRow]:
     return sorted(chosen, key=lambda r: r.relpath)
 
 
-def observe(rows: Sequence[ManifestRow], root: Path, *, quiet: bool = False) -> Observations:
+def observe(
+    rows: Sequence[ManifestRow],
+    root: Path,
+    *,
+    learned: Sequence[str] = (*INLINE_LEARNED, *ASSURANCE_LEARNED),
+    quiet: bool = False,
+) -> Observations:
     """Run gate and detectors on every row; photos the gate refuses are counted and skipped."""
     gate = CaptureGate()
-    names = (*INLINE_LEARNED, *ASSURANCE_LEARNED, *EVIDENCE)
-    detectors = {name: create_detector(name) for name in names}
-    seen = Observations(logits={name: [] for name in (*INLINE_LEARNED, *ASSURANCE_LEARNED)})
+    detectors = {name: create_detector(name) for name in (*learned, *EVIDENCE)}
+    seen = Observations(logits={name: [] for name in learned})
     started = time.monotonic()
     for done, row in enumerate(rows, start=1):
         data = (root / row.relpath).read_bytes()
