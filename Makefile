@@ -53,7 +53,7 @@ crops: train ## face-crop cache every recipe reads (~/.cache/faceverdict, never 
 	$(BIN)/python -m faceverdict.training.crops --manifest $(DATASET)/MANIFEST.csv --root $(DATASET)
 
 train-blending: crops ## blending detector: models/blending_v1.onnx + docs/models/blending.md
-	$(BIN)/python -m faceverdict.training.blending --extra-fakes
+	$(BIN)/python -m faceverdict.training.blending --extra-fakes --max-minutes 70
 
 train-synthetic: crops ## synthetic-image detector: models/synthetic_v1.onnx + docs/models/synthetic.md
 	$(BIN)/python -m faceverdict.training.synthetic --seed 0 --epochs 40 --max-minutes 45 --threads 2
