@@ -269,10 +269,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-def bench(database_url: str, redis_url: str, checks: int, workers: int) -> dict[str, float]:
+def bench(
+    database_url: str, redis_url: str, checks: int, workers: int, learned: bool = False
+) -> dict[str, float]:
     """Throughput (checks/s to a settled state) and async latency with ``workers`` workers.
 
-    Runs in a fresh PostgreSQL schema, dropped afterwards.
+    Runs in a fresh PostgreSQL schema, dropped afterwards. ``fixed`` puts every capture in
+    the gray band; with ``learned`` the inline and assurance ensembles also run the learned
+    models (``blending``/``synthetic`` inline, their ``_assurance`` variants in the workers).
     """
     from sqlalchemy import create_engine, text
 
@@ -287,8 +291,14 @@ def bench(database_url: str, redis_url: str, checks: int, workers: int) -> dict[
         redis_url=redis_url,
         extra_env={
             "FACEVERDICT_DETECTOR_MODULES": '["tests.support.fixed_detectors"]',
-            "FACEVERDICT_INLINE_DETECTORS": '["provenance", "fixed"]',
-            "FACEVERDICT_ASSURANCE_DETECTORS": '["fixed_assurance"]',
+            "FACEVERDICT_TEST_FIXED_PROBABILITY": "0.85" if learned else "0.9",
+            "FACEVERDICT_INLINE_DETECTORS": '["provenance", "blending", "synthetic", "fixed"]'
+            if learned
+            else '["provenance", "fixed"]',
+            "FACEVERDICT_ASSURANCE_DETECTORS": '["blending_assurance", "synthetic_assurance", '
+            '"fixed_assurance"]'
+            if learned
+            else '["fixed_assurance"]',
         },
     )
     try:
@@ -326,9 +336,13 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--bench", action="store_true", help="measure 1 and 2 workers")
     parser.add_argument("--checks", type=int, default=200)
+    parser.add_argument("--learned", action="store_true", help="bench: also run the learned models")
     args = parser.parse_args()
     if args.bench:
-        results = [bench(args.database_url, args.redis_url, args.checks, workers=n) for n in (1, 2)]
+        results = [
+            bench(args.database_url, args.redis_url, args.checks, workers=n, learned=args.learned)
+            for n in (1, 2)
+        ]
         print(json.dumps(results, indent=2))
         return
     topology = Topology(

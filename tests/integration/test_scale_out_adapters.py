@@ -89,6 +89,7 @@ def test_the_scale_out_adapters_assure_a_check_end_to_end(
     tmp_path: Path, postgres_url: str, s3_endpoint: str, redis_queue_name: str
 ) -> None:
     settings = load_settings(
+        inline_detectors=["provenance"],  # the pipeline is under test, not the models
         data_dir=tmp_path / "data",
         database_url=postgres_url,
         job_queue="redis",
@@ -104,7 +105,7 @@ def test_the_scale_out_adapters_assure_a_check_end_to_end(
     from faceverdict.detectors.ensemble import Ensemble
 
     inline = build_ensemble(settings)
-    inline.detectors.append(FixedOpinion(0.85, name="fixed"))
+    inline.detectors.append(FixedOpinion(0.9, name="fixed"))
     heavy = Ensemble(
         detectors=[*inline.detectors[:-1], FixedOpinion(0.2)],
         fusion=inline.fusion,
