@@ -6,8 +6,9 @@ import random
 
 import pytest
 
-from faceverdict.detectors.fusion import Fusion, FusionParameters
+from faceverdict.detectors.fusion import Fusion, FusionParameters, sigmoid
 from faceverdict.domain.detection import DetectorResult
+from faceverdict.evaluation.metrics import quantile
 from faceverdict.evaluation.runner import ManifestRow
 from faceverdict.evaluation.split import is_calibration, is_validation
 from faceverdict.training.calibrate import (
@@ -17,7 +18,6 @@ from faceverdict.training.calibrate import (
     Tail,
     calibration_rows,
     fit,
-    quantile,
 )
 
 
@@ -42,9 +42,7 @@ def test_the_fitted_knots_put_the_anchor_shares_of_genuine_photos_below_each_sco
     scores = [
         fusion.fuse(
             [
-                DetectorResult(
-                    detector=name, version="1", fake_probability=1 / (1 + 2.718281828**-v)
-                )
+                DetectorResult(detector=name, version="1", fake_probability=sigmoid(v))
                 for name, v in ((n, seen.logits[n][i]) for n in INLINE_LEARNED)
             ]
         ).authenticity_score

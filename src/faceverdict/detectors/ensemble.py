@@ -49,7 +49,6 @@ class Judgement:
     results: list[DetectorResult]
     abstention: Abstention | None
     authenticity_score: float | None
-    fake_probability: float | None
     contributions: dict[str, float]
     model_versions: dict[str, str]
     face: Face | None
@@ -110,7 +109,6 @@ class Ensemble:
             results=results,
             abstention=abstention,
             authenticity_score=None if fused is None else fused.authenticity_score,
-            fake_probability=None if fused is None else fused.fake_probability,
             contributions={} if fused is None else fused.contributions,
             model_versions=self.model_versions,
             face=face,

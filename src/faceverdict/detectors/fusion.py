@@ -57,6 +57,17 @@ def soft_max(values: Sequence[float], temperature: float) -> float:
     return top + temperature * math.log(total / len(values))
 
 
+def total_evidence(
+    learned: Sequence[float], added: float, temperature: float | None, neutral: float
+) -> float:
+    """The fusion's total: soft maximum of the standardised ``learned`` values (their sum when
+    ``temperature`` is None; ``neutral`` when there are none) plus the ``added`` evidence."""
+    if not learned:
+        return neutral + added
+    base = sum(learned) if temperature is None else soft_max(learned, temperature)
+    return base + added
+
+
 @dataclass(frozen=True)
 class Standardisation:
     """A learned detector's log-odds on genuine captures: ``e = (logit(p) - mean) / std``."""
@@ -66,7 +77,11 @@ class Standardisation:
 
     def apply(self, p: float) -> float:
         """Standardised evidence of probability ``p``."""
-        return (logit(p) - self.mean) / self.std
+        return self.scaled(logit(p))
+
+    def scaled(self, log_odds: float) -> float:
+        """Standardised evidence of log-odds ``log_odds``."""
+        return (log_odds - self.mean) / self.std
 
 
 @dataclass(frozen=True)
@@ -153,7 +168,6 @@ class FusedScore:
     """The fused result: the score, the total evidence and each detector's share of it."""
 
     authenticity_score: float
-    fake_probability: float
     evidence: float
     contributions: dict[str, float]
 
@@ -173,8 +187,7 @@ class Fusion:
         """Fuse the results that carry an opinion into one score.
 
         ``contributions`` holds each detector's evidence: the standardised value for learned
-        detectors, ``weight * logit(p)`` for the others. ``fake_probability`` is
-        ``1 - score / 100``, kept for callers that want a fraction.
+        detectors, ``weight * logit(p)`` for the others.
         """
         params = self.params
         learned: list[float] = []
@@ -192,12 +205,9 @@ class Fusion:
                 value = weight * logit(result.fake_probability)
                 added += value
             contributions[result.detector] = round(value, 4)
-        base = soft_max(learned, params.temperature) if learned else params.neutral
-        total = base + added
-        score = round(params.score_map.score(total), 1)
+        total = total_evidence(learned, added, params.temperature, params.neutral)
         return FusedScore(
-            authenticity_score=score,
-            fake_probability=1.0 - score / 100.0,
+            authenticity_score=round(params.score_map.score(total), 1),
             evidence=round(total, 4),
             contributions=contributions,
         )

@@ -25,6 +25,7 @@ import math
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,12 +38,13 @@ from faceverdict.detectors.fusion import (
     ScoreMap,
     Standardisation,
     logit,
-    soft_max,
+    total_evidence,
 )
 from faceverdict.detectors.imaging import DecodeLimits, decode_capture
 from faceverdict.detectors.model_files import MODELS_DIR
 from faceverdict.detectors.registry import create_detector
 from faceverdict.errors import CaptureRejected
+from faceverdict.evaluation.metrics import quantile
 from faceverdict.evaluation.runner import ManifestRow, read_manifest
 from faceverdict.evaluation.split import DEFAULT_CALIBRATION_FRACTION, is_calibration
 
@@ -137,22 +139,18 @@ def combined(
     names: Sequence[str],
     scales: dict[str, Standardisation],
     evidence: Sequence[float],
+    temperature: float | None = TEMPERATURE,
 ) -> list[float]:
-    """Total evidence per photo, exactly as ``Fusion.fuse`` computes it."""
-    totals = []
-    for i, extra in enumerate(evidence):
-        learned = [(logits[n][i] - scales[n].mean) / scales[n].std for n in names]
-        totals.append(soft_max(learned, TEMPERATURE) + extra)
-    return totals
-
-
-def quantile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolated quantile (``q`` in [0, 1])."""
-    ordered = sorted(values)
-    position = q * (len(ordered) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    """Total evidence per photo, with the runtime's own ``total_evidence`` (None: a sum)."""
+    return [
+        total_evidence(
+            [scales[n].scaled(logits[n][i]) for n in names],
+            extra,
+            temperature,
+            neutral=0.0,
+        )
+        for i, extra in enumerate(evidence)
+    ]
 
 
 @dataclass(frozen=True)
@@ -217,7 +215,7 @@ def fit(seen: Observations, version: str, source: str) -> dict[str, Any]:
             "data": source,
             "photos": len(seen.rows),
             "skipped": dict(sorted(seen.abstained.items())),
-            "families": _count(r.family for r in seen.rows),
+            "families": dict(sorted(Counter(r.family for r in seen.rows).items())),
             "split": f"real photos of groups with group_fraction(seed 0) < "
             f"{DEFAULT_CALIBRATION_FRACTION} (inside the validation groups, never trained on)",
             "anchors": [{"genuine_share_above": share, "score": score} for share, score in ANCHORS],
@@ -227,13 +225,6 @@ def fit(seen: Observations, version: str, source: str) -> dict[str, Any]:
     }
     FusionParameters.from_dict(document)  # the runtime must accept what we write
     return document
-
-
-def _count(values: Any) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return dict(sorted(counts.items()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,14 +18,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
-from faceverdict.detectors.fusion import soft_max
 from faceverdict.evaluation.metrics import roc_auc as auc
 from faceverdict.evaluation.runner import ManifestRow, read_manifest
 from faceverdict.evaluation.split import is_validation
 from faceverdict.training.calibrate import (
     INLINE_LEARNED,
-    Observations,
     calibration_rows,
+    combined,
     observe,
     standardise,
 )
@@ -46,22 +45,6 @@ def training_fakes(rows: Sequence[ManifestRow], per_family: int) -> list[Manifes
     return sorted(picked, key=lambda r: r.relpath)
 
 
-def combine(
-    seen: Observations, reals: Observations, rule: float | None
-) -> tuple[list[float], list[float]]:
-    """Combined evidence of ``seen`` (fakes) and ``reals``; ``rule`` None = sum."""
-    scales = {n: standardise(reals.logits[n]) for n in INLINE_LEARNED}
-
-    def one(obs: Observations, i: int) -> float:
-        values = [(obs.logits[n][i] - scales[n].mean) / scales[n].std for n in INLINE_LEARNED]
-        return (sum(values) if rule is None else soft_max(values, rule)) + obs.evidence[i]
-
-    return (
-        [one(seen, i) for i in range(len(seen.rows))],
-        [one(reals, i) for i in range(len(reals.rows))],
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Print AUC per family and pooled for each combination rule."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -77,8 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     families = sorted({r.family for r in fakes.rows})
     print("| rule | pooled | " + " | ".join(families) + " |")
     print("|---|---|" + "---|" * len(families))
+    scales = {n: standardise(reals.logits[n]) for n in INLINE_LEARNED}
     for rule in (*TEMPERATURES, None):
-        fake_e, real_e = combine(fakes, reals, rule)
+        fake_e = combined(fakes.logits, INLINE_LEARNED, scales, fakes.evidence, rule)
+        real_e = combined(reals.logits, INLINE_LEARNED, scales, reals.evidence, rule)
         cells = []
         for family in (None, *families):
             chosen = [
@@ -89,15 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = "sum" if rule is None else f"soft max T={rule}"
         print(f"| {name} | " + " | ".join(cells) + " |")
     for name in INLINE_LEARNED:
-        scale = standardise(reals.logits[name])
+        scale = scales[name]
         cells = []
         for family in (None, *families):
             chosen = [
-                (v - scale.mean) / scale.std
+                scale.scaled(v)
                 for v, r in zip(fakes.logits[name], fakes.rows, strict=True)
                 if family in (None, r.family)
             ]
-            real = [(v - scale.mean) / scale.std for v in reals.logits[name]]
+            real = [scale.scaled(v) for v in reals.logits[name]]
             cells.append(f"{auc([1] * len(chosen) + [0] * len(real), chosen + real):.3f}")
         print(f"| {name} alone | " + " | ".join(cells) + " |")
     return 0
