@@ -168,7 +168,7 @@ def test_training_patches_are_deterministic_and_use_the_detector_patch() -> None
 
 def test_npr_residual_vanishes_on_nearest_upsampled_images() -> None:
     torch = pytest.importorskip("torch")
-    from faceverdict.training.synthetic import ResidualNet, ResidualStem
+    from faceverdict.training.synthetic_net import ResidualNet, ResidualStem
 
     small = torch.rand(1, 3, 32, 32) * 255
     upsampled = small.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
@@ -178,3 +178,37 @@ def test_npr_residual_vanishes_on_nearest_upsampled_images() -> None:
     assert float(ResidualStem()(torch.rand(1, 3, 64, 64) * 255)[:, :3].abs().max()) > 0.0
     net = ResidualNet().eval()
     assert net(torch.rand(2, 3, PATCH_SIZE, PATCH_SIZE) * 255).shape == (2, 1)
+
+
+def test_spectrum_features_are_the_dft_and_see_upsampling_peaks() -> None:
+    torch = pytest.importorskip("torch")
+    functional = torch.nn.functional
+    from faceverdict.training.synthetic_net import (
+        RADIAL_BINS,
+        SPECTRUM_POOL,
+        ResidualNet,
+        SpectrumFeatures,
+    )
+
+    front = SpectrumFeatures()
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, PATCH_SIZE, PATCH_SIZE, generator=generator) * 255
+    features = front(x)
+    cells = (PATCH_SIZE // SPECTRUM_POOL) ** 2
+    assert features.shape == (2, cells + RADIAL_BINS) == (2, front.features)
+    # The matrix-product DFT equals torch.fft on the same windowed residual.
+    grey = x.mean(dim=1, keepdim=True)
+    local = functional.avg_pool2d(grey, 3, stride=1, padding=1, count_include_pad=False)
+    residual = torch.clamp(grey - local, -8.0, 8.0)[:, 0] * front.window
+    log_power = torch.log1p(torch.fft.fft2(residual).abs() ** 2)
+    grid = functional.avg_pool2d(log_power.unsqueeze(1), SPECTRUM_POOL).flatten(1)
+    assert torch.allclose(features[:, :cells], grid, atol=1e-3)
+    # Nearest-neighbour 2x upsampling moves power away from the highest radial frequencies
+    # (a notch at Nyquist): the bins must tell the two apart.
+    small = torch.rand(1, 3, PATCH_SIZE // 2, PATCH_SIZE // 2, generator=generator) * 255
+    upsampled = small.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
+    top_native = front(x[:1])[0, -4:].mean()
+    top_upsampled = front(upsampled)[0, -4:].mean()
+    assert float(top_native - top_upsampled) > 1.0
+    net = ResidualNet(spectrum=True).eval()
+    assert net(x).shape == (2, 1)

@@ -70,6 +70,7 @@ from faceverdict.evaluation.runner import TRANSFORMS
 from faceverdict.evaluation.split import group_fraction, group_key, is_validation
 from faceverdict.training.crops import cache_dir
 from faceverdict.training.data import DEFAULT_CACHE
+from faceverdict.training.synthetic_net import RADIAL_BINS, SPECTRUM_POOL, ResidualNet
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_ROOT = REPO.parent / "shared" / "datasets" / "faces-dev"
@@ -266,104 +267,6 @@ def augmented_patch(item: Item, rng: np.random.Generator, strength: float = 1.0)
     return face_patch(pixels, face, PATCH_SIZE, offset)
 
 
-# --- model -----------------------------------------------------------------------------------
-
-# SRM-style high-pass kernels (Fridrich & Kodovsky 2012), 5x5, applied to each colour channel.
-_KV = (
-    np.array(
-        [
-            [-1, 2, -2, 2, -1],
-            [2, -6, 8, -6, 2],
-            [-2, 8, -12, 8, -2],
-            [2, -6, 8, -6, 2],
-            [-1, 2, -2, 2, -1],
-        ],
-        dtype=np.float32,
-    )
-    / 12.0
-)
-_KB = np.zeros((5, 5), dtype=np.float32)
-_KB[1:4, 1:4] = np.array([[-1, 2, -1], [2, -4, 2], [-1, 2, -1]], dtype=np.float32) / 4.0
-_H2 = np.zeros((5, 5), dtype=np.float32)
-_H2[2, 1:4] = np.array([1, -2, 1], dtype=np.float32) / 2.0
-SRM_KERNELS = (_KV, _KB, _H2, _H2.T.copy())
-RESIDUAL_CLIP = 8.0  # 0-255 units: larger residuals are content edges, not traces
-
-
-class ResidualStem(nn.Module):
-    """Fixed first layer: NPR and SRM high-pass residuals, clipped, scaled (+ RGB if ``rgb``)."""
-
-    def __init__(self, rgb: bool = False) -> None:
-        super().__init__()
-        self.rgb = rgb
-        kernels = np.stack([k for k in SRM_KERNELS for _ in range(3)])  # per kernel, per channel
-        kernels = (
-            kernels.reshape(len(SRM_KERNELS), 3, 5, 5).transpose(1, 0, 2, 3).reshape(-1, 1, 5, 5)
-        )
-        self.register_buffer("srm", torch.from_numpy(np.ascontiguousarray(kernels)))
-        self.channels = 3 + 3 * len(SRM_KERNELS) + (3 if rgb else 0)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``x``: [N, 3, H, W] RGB 0-255, H and W even."""
-        down = x[:, :, ::2, ::2]
-        npr = x - F.interpolate(down, scale_factor=2.0, mode="nearest")
-        srm = F.conv2d(x, self.srm, padding=2, groups=3)
-        out = torch.clamp(torch.cat([npr, srm], dim=1), -RESIDUAL_CLIP, RESIDUAL_CLIP)
-        out = out / RESIDUAL_CLIP
-        if self.rgb:
-            out = torch.cat([out, x / 127.5 - 1.0], dim=1)
-        return out
-
-
-def _conv(cin: int, cout: int, stride: int = 1, kernel: int = 3) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
-
-
-class _Block(nn.Module):
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.a = _conv(channels, channels)
-        self.b = nn.Sequential(
-            nn.Conv2d(channels, channels, 3, 1, 1, bias=False), nn.BatchNorm2d(channels)
-        )
-
-    def forward(self, x: Tensor) -> Tensor:
-        return F.relu(x + self.b(self.a(x)))
-
-
-class ResidualNet(nn.Module):
-    """Residual stem, pixel-unshuffle (2x2 phase as channels), small ResNet, one logit."""
-
-    def __init__(
-        self, widths: tuple[int, int, int, int] = (32, 48, 96, 160), rgb: bool = False
-    ) -> None:
-        super().__init__()
-        self.stem = ResidualStem(rgb)
-        w0, w1, w2, w3 = widths
-        self.features = nn.Sequential(
-            nn.PixelUnshuffle(2),
-            _conv(self.stem.channels * 4, w0, kernel=1),
-            _conv(w0, w0),
-            _conv(w0, w1, 2),
-            _Block(w1),
-            _conv(w1, w2, 2),
-            _Block(w2),
-            _conv(w2, w3, 2),
-        )
-        self.dropout = nn.Dropout(0.2)
-        self.head = nn.Linear(w3, 1)
-
-    def forward(self, pixels: Tensor) -> Tensor:
-        """``pixels`` [N, 3, S, S] RGB 0-255 -> ``fake_logit`` [N, 1]."""
-        features = self.features(self.stem(pixels)).mean(dim=(2, 3))
-        out: Tensor = self.head(self.dropout(features))
-        return out
-
-
 # --- training --------------------------------------------------------------------------------
 
 
@@ -388,6 +291,7 @@ class Options:
     card: Path
     eval_limit: int | None = None
     rgb: bool = False
+    spectrum: bool = True
     rewrite_card: bool = False
 
 
@@ -457,7 +361,7 @@ def train(
     """Train, keeping the weights with the lowest class-balanced loss on the tune hold-out."""
     device = pick_device(options.device)
     torch.manual_seed(options.seed)
-    model = ResidualNet(rgb=options.rgb).to(device)
+    model = ResidualNet(rgb=options.rgb, spectrum=options.spectrum).to(device)
     weights = sampling_weights(train_items)
     fake_mass = float(sum(w for w, i in zip(weights, train_items, strict=True) if i.fake))
     pos_weight = torch.tensor([(1.0 - fake_mass) / fake_mass], device=device)
@@ -764,8 +668,20 @@ def write_card(path: Path, ctx: dict[str, Any]) -> None:
         "* Architecture: fixed residual stem (NPR residual `x - up2(down2(x))` per colour",
         "  channel, 4 SRM-style high-pass kernels per channel, clipped at ±8 grey levels),",
         "  pixel-unshuffle 2, 1x1 conv 60->32, 3x3 conv, three stride-2 stages (48, 96, 160",
-        "  channels, two residual blocks), global mean, dropout 0.2, linear. Trained from",
-        "  scratch (no pretrained weights).",
+        "  channels, two residual blocks), global mean;",
+        *(
+            [
+                "  beside it a spectrum branch (`training.synthetic_net.SpectrumFeatures`): log",
+                "  power spectrum of the grey patch's high-pass residual (grey minus its 3x3 mean,",
+                "  clipped, Hann window, DFT as fixed matrix products) averaged to a "
+                f"{PATCH_SIZE // SPECTRUM_POOL}x{PATCH_SIZE // SPECTRUM_POOL}",
+                f"  grid and {RADIAL_BINS} radial bins, batch norm, linear to 64, ReLU;",
+                "  both joined,",
+            ]
+            if ctx.get("spectrum", False)
+            else []
+        ),
+        "  dropout 0.2, linear. Trained from scratch (no pretrained weights).",
         f"* ONNX Runtime, 1 intra-op thread, batch 1 on {ctx['machine']}: p50 "
         f"{ctx['latency']['p50']:.2f} ms, p99 {ctx['latency']['p99']:.2f} ms per face (model only;",
         "  the patch is a slice of the decoded image). Opset 17, dynamic batch; ONNX vs torch max",
@@ -1031,6 +947,12 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument("--rgb", action="store_true", help="also feed the RGB patch to the CNN")
     parser.add_argument(
+        "--no-spectrum",
+        dest="spectrum",
+        action="store_false",
+        help="leave out the residual spectrum branch (the architecture before synthetic v2)",
+    )
+    parser.add_argument(
         "--rewrite-card", action="store_true", help="only rewrite the card from its saved JSON"
     )
     a = parser.parse_args(argv)
@@ -1052,6 +974,7 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         card=a.card,
         eval_limit=a.eval_limit,
         rgb=a.rgb,
+        spectrum=a.spectrum,
         rewrite_card=a.rewrite_card,
     )
 
@@ -1134,6 +1057,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "device": str(pick_device(options.device)),
         "threads": options.threads,
         "stopped_early": history.stopped_early,
+        "spectrum": options.spectrum,
         "log": history.log,
         "static": STATIC_SECTIONS,
     }
