@@ -146,7 +146,7 @@ def test_inference_does_not_need_torch() -> None:
 
 def test_training_patches_are_deterministic_and_use_the_detector_patch() -> None:
     pytest.importorskip("torch")
-    from faceverdict.training.synthetic import Item, augmented_patch
+    from faceverdict.training.synthetic_data import Item, augmented_patch
 
     window = np.asarray(synthetic_face(size=(384, 384), face_fraction=0.5, seed=1))
     item = Item(
