@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from faceverdict.adapters.encrypting_blob_store import EncryptingBlobStore
 from faceverdict.adapters.file_signing_key import load_signing_key
@@ -25,15 +26,18 @@ from faceverdict.adapters.sql_webhook_store import SqlWebhookStore
 from faceverdict.adapters.system_clock import SystemClock
 from faceverdict.assurance_policy import load_assurance_policy
 from faceverdict.config import Settings
+from faceverdict.detectors.base import Detector
 from faceverdict.detectors.capture_gate import CaptureGate
 from faceverdict.detectors.ensemble import Ensemble, Gate
 from faceverdict.detectors.fusion import Fusion, FusionParameters
 from faceverdict.detectors.imaging import DecodeLimits
+from faceverdict.detectors.provenance import ProvenanceDetector
 from faceverdict.detectors.registry import create_detector, list_detectors
 from faceverdict.domain.assurance import ASSURANCE_STAGE
 from faceverdict.domain.check import Check
 from faceverdict.domain.detection import DetectorKind
 from faceverdict.domain.policy import Action, Policy
+from faceverdict.errors import ConfigurationError
 from faceverdict.job_ports import CheckStates, JobQueue
 from faceverdict.policy_file import load_policy, policy_digest
 from faceverdict.ports import (
@@ -151,11 +155,30 @@ def build_blob_store(settings: Settings) -> BlobStore:
     return LocalBlobStore(settings.data_dir / "blobs")
 
 
+def _read_pem(path: Path | None, setting: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a PEM file"
+        raise ConfigurationError(f"{setting}: cannot read {path}: {reason}") from None
+
+
+def build_detector(settings: Settings, name: str) -> Detector:
+    """The registered detector ``name``, with the deployment's C2PA trust for provenance."""
+    anchors = _read_pem(settings.c2pa_trust_anchors_file, "c2pa_trust_anchors_file")
+    allowed = _read_pem(settings.c2pa_allowed_certificates_file, "c2pa_allowed_certificates_file")
+    if name == "provenance" and (anchors or allowed):
+        return ProvenanceDetector(anchors, allowed_certificates_pem=allowed)
+    return create_detector(name)
+
+
 def build_ensemble(settings: Settings, gate: Gate | None = None) -> Ensemble:
     """The inline ensemble named by the settings (capture gate + registered detectors)."""
     load_detector_modules(settings)
     return Ensemble(
-        detectors=[create_detector(name) for name in settings.inline_detectors],
+        detectors=[build_detector(settings, name) for name in settings.inline_detectors],
         fusion=Fusion(FusionParameters.load()),
         gate=gate if gate is not None else CaptureGate(),
         limits=DecodeLimits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels),
@@ -175,7 +198,7 @@ def build_assurance_ensemble(settings: Settings, inline: Ensemble) -> Ensemble:
     replaced = {name.removesuffix("_assurance") for name in names}
     kept = [d for d in inline.detectors if d.info.name not in replaced]
     return Ensemble(
-        detectors=kept + [create_detector(name) for name in names],
+        detectors=kept + [build_detector(settings, name) for name in names],
         fusion=inline.fusion,
         gate=inline.gate,
         limits=inline.limits,

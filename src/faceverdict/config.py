@@ -55,6 +55,14 @@ class Settings(BaseSettings):
         default_factory=lambda: ["provenance", "blending", "synthetic"],
         description="detectors run on every check (fusion.json calibrates this set)",
     )
+    c2pa_trust_anchors_file: Path | None = Field(
+        default=None,
+        description="PEM bundle of the root CAs whose C2PA signers are trusted (camera makers, "
+        "capture SDKs); default: none, every signer is untrusted",
+    )
+    c2pa_allowed_certificates_file: Path | None = Field(
+        default=None, description="PEM bundle of C2PA signer certificates trusted one by one"
+    )
     store_captures: bool = True
 
     # Evidence log

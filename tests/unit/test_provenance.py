@@ -424,3 +424,33 @@ def test_one_detector_serves_concurrent_threads(detector: ProvenanceDetector) ->
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(detector.analyse, samples * 8))
     assert [r.reasons for r in results] == expected * 8
+
+
+def test_trust_anchors_come_from_the_settings(tmp_path: Path, plain_jpeg: bytes) -> None:
+    from faceverdict.bootstrap import build_detector
+    from faceverdict.config import Settings
+
+    anchors = tmp_path / "camera-cas.pem"
+    anchors.write_text(throwaway_ca_pem())
+    capture = make_sample(sign_jpeg(plain_jpeg, DIGITAL_CAPTURE))
+
+    default = build_detector(Settings(data_dir=tmp_path), "provenance")
+    assert default.analyse(capture).reasons == (CAPTURE, UNTRUSTED)
+
+    trusting = build_detector(
+        Settings(data_dir=tmp_path, c2pa_trust_anchors_file=anchors), "provenance"
+    )
+    assert trusting.analyse(capture).reasons == (CAPTURE,)
+
+
+def test_unreadable_trust_anchor_settings_are_refused_at_start(tmp_path: Path) -> None:
+    from faceverdict.bootstrap import build_detector
+    from faceverdict.config import Settings
+
+    missing = Settings(data_dir=tmp_path, c2pa_trust_anchors_file=tmp_path / "none.pem")
+    with pytest.raises(ConfigurationError, match="c2pa_trust_anchors_file: cannot read"):
+        build_detector(missing, "provenance")
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate")
+    with pytest.raises(ConfigurationError):
+        build_detector(Settings(data_dir=tmp_path, c2pa_trust_anchors_file=garbage), "provenance")
