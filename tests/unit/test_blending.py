@@ -301,7 +301,8 @@ def test_a_model_file_with_the_wrong_sha256_is_refused(tmp_path: Path) -> None:
 def test_training_network_shapes_and_boundary_target() -> None:
     torch = pytest.importorskip("torch")
     pytest.importorskip("efficientnet_lite_pytorch")
-    from faceverdict.training.blending import BlendingNet, pool_boundary
+    from faceverdict.training.blending_data import pool_boundary
+    from faceverdict.training.blending_net import BlendingNet
 
     net = BlendingNet(64, pretrained=False).eval()
     with torch.no_grad():
