@@ -105,7 +105,7 @@ class Options:
     card: Path
     eval_limit: int | None = None
     rgb: bool = False
-    spectrum: bool = True
+    spectrum: bool = False
     rewrite_card: bool = False
 
 
@@ -336,10 +336,9 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     )
     parser.add_argument("--rgb", action="store_true", help="also feed the RGB patch to the CNN")
     parser.add_argument(
-        "--no-spectrum",
-        dest="spectrum",
-        action="store_false",
-        help="leave out the residual spectrum branch (the architecture before synthetic v2)",
+        "--spectrum",
+        action="store_true",
+        help="add the residual-spectrum branch (measured worse on the tune groups: see the card)",
     )
     parser.add_argument(
         "--rewrite-card", action="store_true", help="only rewrite the card from its saved JSON"
