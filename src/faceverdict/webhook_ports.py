@@ -102,6 +102,14 @@ class WebhookStore(Protocol):
         """Deliveries in ``status`` (optionally only those due before a time), oldest first."""
         ...
 
+    def catch_up_mark(self) -> datetime | None:
+        """Every decision made before this time has its deliveries (None: never swept)."""
+        ...
+
+    def set_catch_up_mark(self, mark: datetime) -> None:
+        """Record how far the catch-up sweep has got."""
+        ...
+
 
 @dataclass(frozen=True)
 class SendResult:

@@ -304,6 +304,28 @@ def test_a_decision_whose_hook_never_ran_is_caught_up_once(application: Applicat
         assert webhooks.catch_up() == 0  # within the grace period: left to the hook
 
 
+def test_catch_up_resumes_from_its_mark_after_any_downtime(application: Application) -> None:
+    from datetime import timedelta
+
+    webhooks = application.webhooks
+    assert webhooks is not None
+    with receiver() as rx:
+        webhooks.register(rx.url, [CHECK_DECIDED])
+        assert webhooks.catch_up(grace=timedelta(0)) == 0  # first sweep: sets the mark
+        assert webhooks.store.catch_up_mark() is not None
+        hook, application.checks.on_decided = application.checks.on_decided, None
+        missed = [submit(application, face(20 + n), "onboarding") for n in range(5)]
+        application.checks.on_decided = hook
+        # A zero look-back window would have seen none of them: the mark finds all five,
+        # two checks a page.
+        assert webhooks.catch_up(window=timedelta(0), grace=timedelta(0), limit=2) == 5
+        assert webhooks.catch_up(window=timedelta(0), grace=timedelta(0), limit=2) == 0
+        pending = webhooks.store.deliveries(DeliveryStatus.PENDING)
+        assert {d.payload["data"]["check_id"] for d in pending} == {  # type: ignore[index]
+            c.check_id for c in missed
+        }
+
+
 def test_signing_secrets_are_sealed_at_rest(application: Application) -> None:
     from sqlalchemy import create_engine, text
 

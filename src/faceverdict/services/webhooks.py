@@ -362,21 +362,45 @@ class WebhookService:
         window: timedelta = timedelta(minutes=15),
         grace: timedelta = timedelta(minutes=1),
         limit: int = 200,
+        max_pages: int = 50,
     ) -> int:
-        """Create the deliveries of recent decisions that have none (the process stopped
-        between a decision's commit and its webhook hook); how many were created.
+        """Create the deliveries of decisions that have none (the process stopped between a
+        decision's commit and its webhook hook); how many were created.
 
-        Looks at decisions older than ``grace`` (their hook had time to run) and younger
-        than ``window``.
+        Resumes from the stored mark, so a sweep after any downtime sees every decision since
+        the last one; the very first sweep looks back ``window``. Decisions younger than
+        ``grace`` are left to their hook. Pages of ``limit`` checks, at most ``max_pages`` a
+        sweep (the next sweep goes on from the mark).
         """
         endpoints = self.store.endpoints()
         if self.decisions is None or not endpoints:
             return 0
         now = self.clock.now()
-        cutoff, settled = now - window, now - grace
-        due: list[tuple[Check, Decision]] = []
-        for check in self.decisions.decided_since(cutoff, limit):
-            due += [(check, d) for d in check.decisions if cutoff <= d.decided_at <= settled]
+        settled = now - grace
+        start = self.store.catch_up_mark() or now - window
+        created = 0
+        for _ in range(max_pages):
+            checks = self.decisions.decided_since(start, limit)
+            due = [
+                (check, d)
+                for check in checks
+                for d in check.decisions
+                if start <= d.decided_at <= settled
+            ]
+            created += self._missing_deliveries(due, endpoints)
+            if len(checks) < limit:  # nothing after this page
+                start = max(start, settled)
+                break
+            newest = max((d.decided_at for _, d in due), default=start)
+            if newest <= start:  # the page holds only unsettled decisions (or one instant)
+                break
+            start = newest
+        self.store.set_catch_up_mark(start)
+        return created
+
+    def _missing_deliveries(
+        self, due: list[tuple[Check, Decision]], endpoints: list[Endpoint]
+    ) -> int:
         wanted = [
             webhook_id(d, DECISION_SUPERSEDED if d.supersedes else CHECK_DECIDED, e)
             for _, d in due
