@@ -21,6 +21,7 @@ from faceverdict.adapters.sql_check_repository import SqlCheckRepository, make_e
 from faceverdict.adapters.sql_evidence_log import SqlEvidenceReader
 from faceverdict.adapters.sql_privacy import SqlCaptureRecords, SqlSubjectKeys
 from faceverdict.adapters.sql_rescan_store import SqlRescanStore
+from faceverdict.adapters.sql_sweep_marks import SqlSweepMarks
 from faceverdict.adapters.sql_unit_of_work import SqlUnitOfWork
 from faceverdict.adapters.sql_webhook_store import SqlWebhookStore
 from faceverdict.adapters.system_clock import SystemClock
@@ -46,6 +47,7 @@ from faceverdict.ports import (
     CaptureVault,
     CheckRepository,
     Clock,
+    DecisionFeed,
     EvidenceReader,
     KeyStore,
     SubjectKeys,
@@ -67,7 +69,6 @@ from faceverdict.services.pseudonyms import Pseudonymizer
 from faceverdict.services.rescan import RescanSchedule, RescanService
 from faceverdict.services.retention import RetentionSweeper
 from faceverdict.services.webhooks import WebhookOptions, WebhookService
-from faceverdict.webhook_ports import DecisionFeed
 
 log = logging.getLogger(__name__)
 
@@ -470,6 +471,8 @@ def build_webhooks(
     engine = make_engine(settings.resolved_database_url)
     store = SqlWebhookStore(engine, SecretSealer(key_store or build_key_store(settings)))
     store.create_schema()
+    marks = SqlSweepMarks(engine)
+    marks.create_schema()
     transport = HttpxWebhookTransport(timeout=settings.webhook_timeout_seconds)
     service = WebhookService(
         store=store,
@@ -478,6 +481,7 @@ def build_webhooks(
         resolver=SocketResolver(),
         clock=clock,
         decisions=decisions,
+        marks=marks,
         options=WebhookOptions(
             retry_window=timedelta(seconds=settings.webhook_retry_window_seconds),
             backoff_base=settings.webhook_backoff_base_seconds,

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from faceverdict.domain.check import Check
 from faceverdict.evidence.entries import EvidenceEntry, JsonValue
@@ -42,6 +42,27 @@ class CheckRepository(Protocol):
 
     def ping(self) -> None:
         """Raise Unavailable if the store cannot be reached."""
+        ...
+
+
+@runtime_checkable
+class DecisionFeed(Protocol):
+    """Recent decisions, for sweeps that catch up on what a stopped process left undone."""
+
+    def decided_since(self, cutoff: datetime, limit: int = 500) -> list[Check]:
+        """Checks with a decision made at or after ``cutoff``, oldest decision first."""
+        ...
+
+
+class SweepMarks(Protocol):
+    """Named time marks from which catch-up sweeps resume."""
+
+    def get(self, name: str) -> datetime | None:
+        """The mark called ``name``, or None if that sweep never ran."""
+        ...
+
+    def set(self, name: str, mark: datetime) -> None:
+        """Move the mark called ``name``."""
         ...
 
 

@@ -18,11 +18,19 @@ from sqlalchemy import Engine
 from faceverdict.adapters.password_hasher import Argon2PasswordHasher
 from faceverdict.adapters.sql_check_repository import make_engine
 from faceverdict.adapters.sql_review_repository import SqlReviewRepository
+from faceverdict.adapters.sql_sweep_marks import SqlSweepMarks
 from faceverdict.config import Mode, Settings
 from faceverdict.domain.check import Check
 from faceverdict.domain.events import DomainEvent
 from faceverdict.domain.review import ReviewEvent, ReviewPolicy
-from faceverdict.ports import BlobStore, CheckRepository, Clock, EntryDraft
+from faceverdict.ports import (
+    BlobStore,
+    CheckRepository,
+    Clock,
+    DecisionFeed,
+    EntryDraft,
+    SweepMarks,
+)
 from faceverdict.review_policy import load_review_policy
 from faceverdict.review_ports import Outcome, PasswordHasher, ReviewRepository
 from faceverdict.services.captures import CaptureAccess
@@ -89,6 +97,7 @@ def build_review(
 ) -> Review:
     """Wire review; any argument given replaces the default adapter."""
     closers: list[Callable[[], None]] = []
+    marks: SweepMarks | None = None
     if repository is None:
         if engine is None:
             engine = make_engine(settings.database_url)
@@ -96,6 +105,9 @@ def build_review(
         sql = SqlReviewRepository(engine)
         sql.create_schema()
         repository = sql
+        sql_marks = SqlSweepMarks(engine)
+        sql_marks.create_schema()
+        marks = sql_marks
     policy = policy or load_review_policy(settings.policy_file)
     # The QC sample is fixed by a secret: reproducible for an auditor, unguessable to reviewers.
     salt = hmac.new(settings.secret, b"faceverdict review qc", hashlib.sha256).hexdigest()
@@ -107,6 +119,8 @@ def build_review(
         options=ReviewOptions(lease=settings.lease, qc_salt=salt),
         publish=publish,
         record_decision=record_decision,
+        decisions=checks if isinstance(checks, DecisionFeed) else None,
+        marks=marks,
     )
     if read_capture is None:
         if blobs is None:

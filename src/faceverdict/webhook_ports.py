@@ -6,9 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
-from faceverdict.domain.check import Check
 from faceverdict.evidence.entries import JsonValue
 
 
@@ -102,14 +101,6 @@ class WebhookStore(Protocol):
         """Deliveries in ``status`` (optionally only those due before a time), oldest first."""
         ...
 
-    def catch_up_mark(self) -> datetime | None:
-        """Every decision made before this time has its deliveries (None: never swept)."""
-        ...
-
-    def set_catch_up_mark(self, mark: datetime) -> None:
-        """Record how far the catch-up sweep has got."""
-        ...
-
 
 @dataclass(frozen=True)
 class SendResult:
@@ -137,13 +128,4 @@ class Resolver(Protocol):
 
     def resolve(self, host: str, port: int) -> list[str]:
         """The addresses of ``host`` (an IP literal resolves to itself); OSError if none."""
-        ...
-
-
-@runtime_checkable
-class DecisionFeed(Protocol):
-    """Recent decisions, for catching up on webhooks a stopped process did not create."""
-
-    def decided_since(self, cutoff: datetime, limit: int = 500) -> list[Check]:
-        """Checks with a decision made at or after ``cutoff``, oldest decision first."""
         ...

@@ -96,6 +96,22 @@ def test_review_actions_queue_tasks_with_the_flow_sla_and_priority(world: Review
     assert any(isinstance(e, ReviewEvent) and e.kind == "task_created" for e in world.published)
 
 
+def test_the_sweep_queues_reviews_whose_hook_never_ran(world: ReviewWorld) -> None:
+    service = world.review.service
+    assert service.catch_up() == 0  # first sweep: sets the mark
+    # Decided, then the process stopped before on_decided ran (nothing queued).
+    world.add_check(make_check("chk_lost"))
+    world.add_check(make_check("chk_lost_payment", flow="payment"))
+    world.add_check(make_check("chk_ok", action=Action.ACCEPT, final=True, risk=0.1))
+    assert service.catch_up() == 0  # younger than the grace period: still the hook's
+    world.clock.advance(hours=3)  # downtime far longer than the first sweep's look-back
+    assert service.catch_up(limit=1) == 2  # one check a page
+    assert service.catch_up() == 0  # queuing is idempotent, and the mark has moved
+    assert [t.check_id for t in service.repository.tasks_for_check("chk_lost")] == ["chk_lost"]
+    assert len(service.repository.tasks_for_check("chk_lost_payment")) == 1
+    assert service.repository.tasks_for_check("chk_ok") == []
+
+
 def test_high_risk_tasks_go_to_seniors_only(world: ReviewWorld) -> None:
     task_id = queued(world, make_check("chk_1", risk=0.92))
     alice = world.account("alice")

@@ -312,7 +312,7 @@ def test_catch_up_resumes_from_its_mark_after_any_downtime(application: Applicat
     with receiver() as rx:
         webhooks.register(rx.url, [CHECK_DECIDED])
         assert webhooks.catch_up(grace=timedelta(0)) == 0  # first sweep: sets the mark
-        assert webhooks.store.catch_up_mark() is not None
+        assert webhooks.marks.get("webhooks") is not None
         hook, application.checks.on_decided = application.checks.on_decided, None
         missed = [submit(application, face(20 + n), "onboarding") for n in range(5)]
         application.checks.on_decided = hook

@@ -56,14 +56,6 @@ webhook_deliveries = Table(
     Column("delivered_at", DateTime(timezone=True), nullable=True),
 )
 
-webhook_catch_up = Table(
-    "webhook_catch_up",
-    metadata,
-    Column("name", String(40), primary_key=True),
-    Column("mark", DateTime(timezone=True), nullable=False),
-)
-CATCH_UP_NAME = "decisions"
-
 
 def _utc(value: datetime | None) -> datetime | None:
     if value is None:
@@ -114,9 +106,7 @@ class SqlWebhookStore:
         """Create the webhook tables if they do not exist."""
         with self._tx():
             metadata.create_all(
-                self._engine,
-                tables=[webhook_endpoints, webhook_deliveries, webhook_catch_up],
-                checkfirst=True,
+                self._engine, tables=[webhook_endpoints, webhook_deliveries], checkfirst=True
             )
 
     @contextmanager
@@ -223,35 +213,6 @@ class SqlWebhookStore:
             last_error=row.last_error,
             delivered_at=_utc(row.delivered_at),
         )
-
-    def catch_up_mark(self) -> datetime | None:
-        """Every decision made before this time has its deliveries (None: never swept)."""
-        with self._tx() as conn:
-            mark = conn.execute(
-                select(webhook_catch_up.c.mark).where(webhook_catch_up.c.name == CATCH_UP_NAME)
-            ).scalar()
-        return _utc(mark)
-
-    def set_catch_up_mark(self, mark: datetime) -> None:
-        """Record how far the catch-up sweep has got (several sweepers: the last one wins)."""
-        with self._tx() as conn:
-            updated = conn.execute(
-                update(webhook_catch_up)
-                .where(webhook_catch_up.c.name == CATCH_UP_NAME)
-                .values(mark=mark)
-            ).rowcount
-            if updated:
-                return
-        try:
-            with self._tx() as conn:
-                conn.execute(insert(webhook_catch_up), {"name": CATCH_UP_NAME, "mark": mark})
-        except IntegrityError:  # another sweeper inserted it first: take its place
-            with self._tx() as conn:
-                conn.execute(
-                    update(webhook_catch_up)
-                    .where(webhook_catch_up.c.name == CATCH_UP_NAME)
-                    .values(mark=mark)
-                )
 
     def existing_deliveries(self, delivery_ids: list[str]) -> set[str]:
         """Which of these delivery ids are stored."""

@@ -46,12 +46,15 @@ class JobWorker:
         handler(job)
 
     def sweep(self) -> int:
-        """Re-enqueue work whose job was lost (checks stuck in ``assuring``, overdue webhooks)."""
+        """Re-enqueue work whose job was lost (checks stuck in ``assuring``, overdue webhooks), and
+        do what a decision hook cut short did not (webhook deliveries, review tasks)."""
         found = 0
         if self.application.assurance is not None:
             found += self.application.assurance.reconcile()
         if self.application.webhooks is not None:
             found += self.application.webhooks.reconcile()
+        if self.application.review is not None:
+            found += self.application.review.service.catch_up()
         if self.application.rescans is not None:
             found += self.application.rescans.reconcile()
         schedule = self.application.rescan_schedule

@@ -33,7 +33,7 @@ from faceverdict.domain.review import (
     sample_draw,
 )
 from faceverdict.errors import NotFound
-from faceverdict.ports import CheckRepository, Clock
+from faceverdict.ports import CheckRepository, Clock, DecisionFeed, SweepMarks
 from faceverdict.review_errors import Forbidden, LeaseLost, TaskUnavailable
 from faceverdict.review_ports import (
     Completion,
@@ -46,6 +46,11 @@ from faceverdict.review_ports import (
     StoredVerdict,
 )
 from faceverdict.services.checks import new_id
+from faceverdict.services.decision_sweep import (
+    InProcessMarks,
+    SettledDecisions,
+    sweep_settled_decisions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +108,12 @@ class ReviewService:
         options: ReviewOptions | None = None,
         publish: Publish | None = None,
         record_decision: DecisionRecorder | None = None,
+        decisions: DecisionFeed | None = None,
+        marks: SweepMarks | None = None,
     ) -> None:
         self.repository = repository
+        self.decisions = decisions
+        self.marks: SweepMarks = marks or InProcessMarks()
         self.checks = checks
         self.policy = policy
         self.clock = clock
@@ -120,6 +129,36 @@ class ReviewService:
         if decision is None or decision.stage == REVIEW_STAGE:
             return None
         return self._queue(check, decision, ())
+
+    def catch_up(
+        self,
+        window: timedelta = timedelta(minutes=15),
+        grace: timedelta = timedelta(minutes=1),
+        limit: int = 200,
+    ) -> int:
+        """Queue the reviews of decisions whose hook never ran (the process stopped between a
+        decision's commit and ``on_decided``); how many tasks were queued.
+
+        Resumes from the ``review`` sweep mark (``decision_sweep``); queuing is idempotent, so
+        a decision whose task exists is passed over.
+        """
+        if self.decisions is None:
+            return 0
+
+        def queue(due: SettledDecisions) -> int:
+            latest = {check.check_id: check for check, _ in due}
+            return sum(self.on_decided(check) is not None for check in latest.values())
+
+        return sweep_settled_decisions(
+            self.decisions,
+            self.marks,
+            "review",
+            self.clock.now(),
+            queue,
+            window=window,
+            grace=grace,
+            limit=limit,
+        )
 
     def escalate(
         self, check_id: str, reason: TaskReason = TaskReason.ASSURANCE_ESCALATION

@@ -25,10 +25,10 @@ from faceverdict.domain.check import Check, Decision
 from faceverdict.errors import InvalidRequest, NotFound, UnsafeWebhookTarget
 from faceverdict.evidence.entries import JsonValue
 from faceverdict.job_ports import Job, JobQueue
-from faceverdict.ports import Clock
+from faceverdict.ports import Clock, DecisionFeed, SweepMarks
 from faceverdict.services.checks import new_id
+from faceverdict.services.decision_sweep import InProcessMarks, sweep_settled_decisions
 from faceverdict.webhook_ports import (
-    DecisionFeed,
     Delivery,
     DeliveryStatus,
     Endpoint,
@@ -162,8 +162,10 @@ class WebhookService:
         options: WebhookOptions | None = None,
         jitter: Callable[[], float] = random.random,
         decisions: DecisionFeed | None = None,
+        marks: SweepMarks | None = None,
     ) -> None:
         self.decisions = decisions
+        self.marks: SweepMarks = marks or InProcessMarks()
         self.store = store
         self.queue = queue
         self.transport = transport
@@ -362,41 +364,27 @@ class WebhookService:
         window: timedelta = timedelta(minutes=15),
         grace: timedelta = timedelta(minutes=1),
         limit: int = 200,
-        max_pages: int = 50,
     ) -> int:
         """Create the deliveries of decisions that have none (the process stopped between a
         decision's commit and its webhook hook); how many were created.
 
-        Resumes from the stored mark, so a sweep after any downtime sees every decision since
-        the last one; the very first sweep looks back ``window``. Decisions younger than
-        ``grace`` are left to their hook. Pages of ``limit`` checks, at most ``max_pages`` a
-        sweep (the next sweep goes on from the mark).
+        Resumes from the ``webhooks`` sweep mark, so a sweep after any downtime sees every
+        decision since the last one (``decision_sweep``); the first sweep looks back
+        ``window``. Decisions younger than ``grace`` are left to their hook.
         """
         endpoints = self.store.endpoints()
         if self.decisions is None or not endpoints:
             return 0
-        now = self.clock.now()
-        settled = now - grace
-        start = self.store.catch_up_mark() or now - window
-        created = 0
-        for _ in range(max_pages):
-            checks = self.decisions.decided_since(start, limit)
-            due = [
-                (check, d)
-                for check in checks
-                for d in check.decisions
-                if start <= d.decided_at <= settled
-            ]
-            created += self._missing_deliveries(due, endpoints)
-            if len(checks) < limit:  # nothing after this page
-                start = max(start, settled)
-                break
-            newest = max((d.decided_at for _, d in due), default=start)
-            if newest <= start:  # the page holds only unsettled decisions (or one instant)
-                break
-            start = newest
-        self.store.set_catch_up_mark(start)
-        return created
+        return sweep_settled_decisions(
+            self.decisions,
+            self.marks,
+            "webhooks",
+            self.clock.now(),
+            lambda due: self._missing_deliveries(due, endpoints),
+            window=window,
+            grace=grace,
+            limit=limit,
+        )
 
     def _missing_deliveries(
         self, due: list[tuple[Check, Decision]], endpoints: list[Endpoint]
