@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 
+from faceverdict.adapters.sql_check_repository import SQLITE_BEGIN
 from faceverdict.adapters.sql_evidence_schema import captures
 from faceverdict.adapters.sql_schema import metadata
 from faceverdict.errors import Unavailable
@@ -75,10 +76,15 @@ class SqlRescanStore:
             metadata.create_all(self._engine, tables=[rescan_runs, rescan_items])
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
+    def _tx(self, immediate: bool = False) -> Iterator[Connection]:
+        """A transaction; ``immediate``: one that reads before it writes takes SQLite's write
+        lock up front (waiting for it), so a concurrent writer cannot make it fail."""
         try:
-            with self._engine.begin() as conn:
-                yield conn
+            with self._engine.connect() as conn:
+                if immediate:
+                    conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+                with conn.begin():
+                    yield conn
         except (OperationalError, SAInterfaceError) as exc:
             raise Unavailable(f"database unavailable: {exc.orig!s}") from exc
 
@@ -161,7 +167,7 @@ class SqlRescanStore:
         self, run_id: str, check_ids: list[str], cursor: tuple[datetime, str] | None, done: bool
     ) -> int:
         """Add items (existing ones are kept), move the cursor; how many were new."""
-        with self._tx() as conn:
+        with self._tx(immediate=True) as conn:
             existing = set(
                 conn.execute(
                     select(rescan_items.c.check_id).where(

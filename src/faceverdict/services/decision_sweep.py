@@ -52,21 +52,23 @@ def sweep_settled_decisions(
     instant, so it must be idempotent.
     """
     settled = now - grace
-    start = marks.get(name) or now - window
+    stored = marks.get(name)
+    start = stored or now - window
     total, page = 0, limit
     for _ in range(max_pages):
         checks = feed.decided_since(start, page)
         due = [(c, d) for c in checks for d in c.decisions if start <= d.decided_at <= settled]
         total += handle(due) if due else 0
-        if len(checks) < page:  # nothing after this page
-            start = max(start, settled)
-            break
         newest = max((d.decided_at for _, d in due), default=start)
+        if len(checks) < page:  # nothing after this page
+            start = newest
+            break
         if newest > start:
             start, page = newest, limit
         elif any(d.decided_at > settled for c in checks for d in c.decisions):
             break  # the rest is younger than the grace period: the next sweep
         else:
             page *= 2  # decisions of a single instant fill the page: widen it
-    marks.set(name, start)
+    if start != stored:  # the mark is the newest decision handled: no write when idle
+        marks.set(name, start)
     return total
