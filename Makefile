@@ -56,7 +56,7 @@ train-blending: crops ## blending detector: models/blending_v1.onnx + docs/model
 	$(BIN)/python -m faceverdict.training.blending --extra-fakes --max-minutes 70
 
 train-synthetic: crops ## synthetic-image detector: models/synthetic_v1.onnx + docs/models/synthetic.md
-	$(BIN)/python -m faceverdict.training.synthetic --seed 0 --epochs 70 --max-minutes 80 --threads 2
+	$(BIN)/python -m faceverdict.training.synthetic --seed 0 --epochs 40 --max-minutes 45 --threads 2
 
 calibrate: $(STAMP) ## refit models/fusion.json on held-back real photos (after any retraining)
 	$(BIN)/python -m faceverdict.training.calibrate --manifest $(DATASET)/MANIFEST.csv --root $(DATASET)

@@ -190,6 +190,24 @@ def _f(x: float) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
 
 
+def _probe_lines(probe: dict[str, float] | None) -> list[str]:
+    if not probe:
+        return []
+    cells = ", ".join(f"{family} {auc:.3f}" for family, auc in sorted(probe.items()))
+    return [
+        "### Never-trained generators, training side (keep-rule input)",
+        "",
+        "AUC of the training-side images of fake families the model never trained on (not the",
+        "validation split) against the tune reals:",
+        "",
+        f"* {cells}",
+        "",
+        "A retrain is kept only with a lower tune loss and none of these more than 0.02 below",
+        "the committed model's.",
+        "",
+    ]
+
+
 def write_card(path: Path, ctx: dict[str, Any]) -> None:
     """Write the model card from the run's context and metrics."""
     m = ctx["metrics"]
@@ -375,6 +393,7 @@ def write_card(path: Path, ctx: dict[str, Any]) -> None:
         "",
         f"Faces not found (no score): {m['missing']}.",
         "",
+        *_probe_lines(ctx.get("unseen_probe")),
         "## Training log",
         "",
         "| epoch | train loss | tune loss | tune AUC | minutes |",
