@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from faceverdict.adapters.huey_job_queue import HueyJobQueue
-from faceverdict.bootstrap import Application, bootstrap, build_ensemble
+from faceverdict.bootstrap import Application, bootstrap
 from faceverdict.config import load_settings
 from faceverdict.detectors.base import Sample
 from faceverdict.detectors.ensemble import Ensemble
@@ -18,6 +18,7 @@ from faceverdict.domain.check import CheckState
 from faceverdict.domain.detection import DetectorInfo, DetectorKind, DetectorResult
 from faceverdict.domain.policy import Action
 from faceverdict.domain.review import TaskReason
+from faceverdict.ensembles import build_ensemble
 from faceverdict.entrypoints.worker import JobWorker
 from faceverdict.job_ports import Job
 from tests.support.review_app import face, submit

@@ -13,10 +13,11 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from faceverdict.bootstrap import Application, bootstrap, build_ensemble
+from faceverdict.bootstrap import Application, bootstrap
 from faceverdict.config import load_settings
 from faceverdict.detectors.ensemble import Ensemble
 from faceverdict.domain.check import CheckState
+from faceverdict.ensembles import build_ensemble
 from faceverdict.entrypoints.api.app import create_app
 from faceverdict.entrypoints.worker import JobWorker
 from tests.integration.test_assurance import FixedOpinion, wait_for

@@ -11,11 +11,12 @@ import pytest
 from click.testing import CliRunner
 from svix.webhooks import Webhook
 
-from faceverdict.bootstrap import Application, bootstrap, build_ensemble
+from faceverdict.bootstrap import Application, bootstrap
 from faceverdict.config import Settings, load_settings
 from faceverdict.detectors.ensemble import Ensemble
 from faceverdict.domain.check import CheckState
 from faceverdict.domain.policy import Action
+from faceverdict.ensembles import build_ensemble
 from faceverdict.entrypoints.cli import cli
 from faceverdict.entrypoints.worker import JobWorker
 from faceverdict.services.webhooks import DECISION_SUPERSEDED

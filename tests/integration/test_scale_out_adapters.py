@@ -101,8 +101,8 @@ def test_the_scale_out_adapters_assure_a_check_end_to_end(
         s3_endpoint_url=s3_endpoint,
         s3_create_bucket=True,
     )
-    from faceverdict.bootstrap import build_ensemble
     from faceverdict.detectors.ensemble import Ensemble
+    from faceverdict.ensembles import build_ensemble
 
     inline = build_ensemble(settings)
     inline.detectors.append(FixedOpinion(0.9, name="fixed"))

@@ -12,9 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from svix.webhooks import Webhook, WebhookVerificationError
 
-from faceverdict.bootstrap import Application, bootstrap, build_ensemble
+from faceverdict.bootstrap import Application, bootstrap
 from faceverdict.config import load_settings
 from faceverdict.detectors.ensemble import Ensemble
+from faceverdict.ensembles import build_ensemble
 from faceverdict.entrypoints.api.app import create_app
 from faceverdict.entrypoints.worker import JobWorker
 from faceverdict.errors import UnsafeWebhookTarget

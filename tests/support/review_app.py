@@ -9,11 +9,12 @@ from pathlib import Path
 
 from PIL import PngImagePlugin
 
-from faceverdict.bootstrap import Application, bootstrap, build_ensemble
+from faceverdict.bootstrap import Application, bootstrap
 from faceverdict.config import load_settings
 from faceverdict.demo import SD_PARAMETERS, DemoHeatmaps
 from faceverdict.domain.check import Check
 from faceverdict.domain.policy import ClientSignals
+from faceverdict.ensembles import build_ensemble
 from faceverdict.services.checks import SubmitCheck
 from tests.support.synthetic_faces import synthetic_face
 

@@ -427,8 +427,8 @@ def test_one_detector_serves_concurrent_threads(detector: ProvenanceDetector) ->
 
 
 def test_trust_anchors_come_from_the_settings(tmp_path: Path, plain_jpeg: bytes) -> None:
-    from faceverdict.bootstrap import build_detector
     from faceverdict.config import Settings
+    from faceverdict.ensembles import build_detector
 
     anchors = tmp_path / "camera-cas.pem"
     anchors.write_text(throwaway_ca_pem())
@@ -444,8 +444,8 @@ def test_trust_anchors_come_from_the_settings(tmp_path: Path, plain_jpeg: bytes)
 
 
 def test_unreadable_trust_anchor_settings_are_refused_at_start(tmp_path: Path) -> None:
-    from faceverdict.bootstrap import build_detector
     from faceverdict.config import Settings
+    from faceverdict.ensembles import build_detector
 
     missing = Settings(data_dir=tmp_path, c2pa_trust_anchors_file=tmp_path / "none.pem")
     with pytest.raises(ConfigurationError, match="c2pa_trust_anchors_file: cannot read"):

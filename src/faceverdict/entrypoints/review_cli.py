@@ -153,9 +153,10 @@ def demo(
     port: int | None,
 ) -> None:
     """Seed a realistic review queue from synthetic captures (development mode only)."""
-    from faceverdict.bootstrap import bootstrap, build_ensemble
+    from faceverdict.bootstrap import bootstrap
     from faceverdict.config import Mode, load_settings
     from faceverdict.demo import DemoHeatmaps, demo_captures
+    from faceverdict.ensembles import build_ensemble
     from faceverdict.entrypoints.demo_seed import DemoClock, seed_demo
 
     try:

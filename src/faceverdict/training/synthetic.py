@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import Tensor, nn
 
-from faceverdict.detectors.base import Face
+from faceverdict.detectors.base import Face, RGBImage
 from faceverdict.detectors.model_files import MODELS_DIR, sha256_file
 from faceverdict.detectors.synthetic import (
     MODEL_NAME,
@@ -57,6 +57,7 @@ from faceverdict.detectors.synthetic import (
 from faceverdict.evaluation.metrics import roc_auc
 from faceverdict.evaluation.split import is_validation
 from faceverdict.training.data import DEFAULT_CACHE
+from faceverdict.training.synthetic_card_text import STATIC_SECTIONS
 from faceverdict.training.synthetic_data import (
     EXCLUDED_FAMILY_PREFIXES,
     Item,
@@ -67,10 +68,9 @@ from faceverdict.training.synthetic_data import (
     sampling_weights,
     trainable,
 )
-from faceverdict.training.synthetic_net import ResidualNet
+from faceverdict.training.synthetic_net import ResidualNet, pick_device, predict
 from faceverdict.training.synthetic_report import (
     MODEL_FILE,
-    STATIC_SECTIONS,
     evaluate,
     latency_ms,
     metrics,
@@ -141,33 +141,23 @@ class _Samples(torch.utils.data.Dataset[tuple[Tensor, Tensor]]):
         return x, torch.tensor([float(item.fake)])
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto``: CUDA when available, else CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
+def clean_patch(item: Item) -> RGBImage:
+    """The detector's patch of a loaded item, without augmentation."""
+    assert item.window is not None
+    return face_patch(item.window, Face(box=item.box, score=1.0))
 
 
 def tune_set(items: Sequence[Item], seed: int) -> tuple[Tensor, Tensor, Tensor]:
     """Fixed hold-out inputs: each tune image clean and once augmented; class-balancing weights."""
     patches, labels = [], []
     for n, item in enumerate(items):
-        assert item.window is not None
-        patches.append(face_patch(item.window, Face(box=item.box, score=1.0)))
+        patches.append(clean_patch(item))
         patches.append(augmented_patch(item, np.random.default_rng([seed, 999_999, n])))
         labels += [float(item.fake)] * 2
     y = torch.tensor(labels).unsqueeze(1)
     n_fake = float(y.sum())
     w = torch.where(y > 0, 0.5 / max(n_fake, 1.0), 0.5 / max(len(labels) - n_fake, 1.0))
     return torch.from_numpy(to_input(patches)), y, w * len(labels)
-
-
-@torch.no_grad()
-def predict(model: nn.Module, x: Tensor, device: torch.device, batch: int = 128) -> Tensor:
-    """Logits for a stack of inputs."""
-    model.eval()
-    out = [model(x[i : i + batch].to(device)).float().cpu() for i in range(0, len(x), batch)]
-    return torch.cat(out)
 
 
 def unseen_generator_probe(
@@ -181,17 +171,18 @@ def unseen_generator_probe(
     """
     reals = [i for i in tune_items if not i.fake]
     device = torch.device("cpu")
+
+    def logits(items: Sequence[Item]) -> npt.NDArray[np.float32]:
+        x = torch.from_numpy(to_input([clean_patch(i) for i in items]))
+        out: npt.NDArray[np.float32] = predict(model, x, device).numpy().ravel()
+        return out
+
+    real_logits = logits(reals)
     result: dict[str, float] = {}
     for family in sorted({i.family for i in probes}):
-        fakes = [i for i in probes if i.family == family]
-        members = fakes + reals
-        patches = []
-        for item in members:
-            assert item.window is not None
-            patches.append(face_patch(item.window, Face(box=item.box, score=1.0)))
-        logits = predict(model, torch.from_numpy(to_input(patches)), device).numpy().ravel()
-        labels = np.array([1.0] * len(fakes) + [0.0] * len(reals))
-        result[family] = roc_auc(labels, logits)
+        fake_logits = logits([i for i in probes if i.family == family])
+        labels = np.array([1.0] * len(fake_logits) + [0.0] * len(real_logits))
+        result[family] = roc_auc(labels, np.concatenate([fake_logits, real_logits]))
     return result
 
 
@@ -416,11 +407,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     train_items = [i for i in usable if not is_tune(i)]
     if not any(i.fake for i in train_items) or all(i.fake for i in train_items):
         raise SystemExit("the selected rows do not contain both real and fake images")
-    used = {id(i) for i in usable}
+    used = set(usable)  # items compare by identity
     probes = [
         i
         for i in candidates
-        if i.fake and id(i) not in used and not i.family.startswith(EXCLUDED_FAMILY_PREFIXES)
+        if i.fake and i not in used and not i.family.startswith(EXCLUDED_FAMILY_PREFIXES)
     ]
     log(
         f"{len(train_items)} train, {len(tune_items)} tune, {len(probes)} unseen-generator "

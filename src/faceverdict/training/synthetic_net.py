@@ -192,3 +192,18 @@ class ResidualNet(nn.Module):
             features = torch.cat([features, self.spectrum_head(self.spectrum(pixels))], dim=1)
         out: Tensor = self.head(self.dropout(features))
         return out
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto``: CUDA when available, else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: Tensor, device: torch.device, batch: int = 128) -> Tensor:
+    """Logits for a stack of inputs."""
+    model.eval()
+    out = [model(x[i : i + batch].to(device)).float().cpu() for i in range(0, len(x), batch)]
+    return torch.cat(out)
