@@ -148,9 +148,15 @@ def build_job_queue(settings: Settings) -> JobQueue:
     return HueyJobQueue.sqlite(settings.resolved_job_queue_file)
 
 
-def build_assessor(settings: Settings) -> Assessor:
-    """An assessor that judges files without any storage (``faceverdict scan``)."""
-    return Assessor(build_ensemble(settings), load_policy(settings.policy_file))
+def build_assessor(settings: Settings, assurance: bool = False) -> Assessor:
+    """An assessor that judges files without any storage (``faceverdict scan``, ``eval``).
+
+    ``assurance`` judges with the heavier ensemble of the asynchronous path instead.
+    """
+    ensemble = build_ensemble(settings)
+    if assurance:
+        ensemble = build_assurance_ensemble(settings, ensemble)
+    return Assessor(ensemble, load_policy(settings.policy_file))
 
 
 def build_key_store(settings: Settings) -> KeyStore:

@@ -161,6 +161,27 @@ def test_limit_and_no_robustness_make_a_quick_run(tmp_path: Path) -> None:
     report = json.loads((out / "report.json").read_text())
     assert report["dataset"]["n_images"] == len(FAMILIES) + 1
     assert report["robustness"] is None
+    assert report["dataset"]["ensemble"] == "inline"
+    assert "synthetic" in report["model_versions"]
+
+
+def test_assurance_ensemble_judges_with_the_heavier_detectors(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    manifest = build_dataset(root)
+    out = tmp_path / "report"
+    args = ["--manifest", str(manifest), "--root", str(root), "--out", str(out)]
+    quick = ["--split", "all", "--limit", "1", "--no-robustness"]
+    result = run_cli(*args, *quick, "--ensemble", "assurance", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["dataset"]["ensemble"] == "assurance"
+    # Each assurance detector replaces its inline namesake; the fusion stays the same.
+    versions = report["model_versions"]
+    assert {"synthetic_assurance", "blending_assurance", "fusion"} <= set(versions)
+    assert not {"synthetic", "blending"} & set(versions)
+    assert "`assurance` ensemble" in (out / "report.md").read_text()
+    bad = run_cli(*args, *quick, "--ensemble", "heavy", cwd=tmp_path)
+    assert bad.returncode == 2
 
 
 @pytest.mark.parametrize(

@@ -203,6 +203,13 @@ def detectors_list() -> None:
 @click.option(
     "--robustness/--no-robustness", default=True, show_default=True, help="re-encoded passes"
 )
+@click.option(
+    "--ensemble",
+    type=click.Choice(["inline", "assurance"]),
+    default="inline",
+    show_default=True,
+    help="detectors to judge with: the inline path, or the heavier asynchronous one",
+)
 def eval_command(
     manifest: Path,
     root: Path,
@@ -213,6 +220,7 @@ def eval_command(
     limit: int | None,
     flow: str,
     robustness: bool,
+    ensemble: str,
 ) -> None:
     """Evaluate detectors and policy on a labelled manifest; writes report.json/.md and plots."""
     from datetime import UTC, datetime
@@ -242,17 +250,21 @@ def eval_command(
         limit=limit,
         flow=flow,
         robustness=robustness,
+        ensemble=ensemble,
     )
     try:
         rows, manifest_rows = prepare(options)
-        assessor = build_assessor(load_settings())
+        assessor = build_assessor(load_settings(), assurance=ensemble == "assurance")
         flow_policy = assessor.flow(flow)
     except ManifestError as exc:
         _fail(str(exc))
     except FaceverdictError as exc:
         _fail(exc.detail)
     passes = 1 + (len(TRANSFORMS) if robustness else 0)
-    click.echo(f"evaluating {len(rows)} images x {passes} pass(es), flow {flow}", err=True)
+    click.echo(
+        f"evaluating {len(rows)} images x {passes} pass(es), flow {flow}, {ensemble} ensemble",
+        err=True,
+    )
 
     def progress(name: str, done: int, total: int) -> None:
         if done == total or done % 200 == 0:

@@ -111,7 +111,9 @@ def markdown(report: Json) -> str:
         f"Policy `{policy['version']}`, flow `{policy['flow']}`; bands "
         + ", ".join(f"{b['name']} >= {b['min_score']:g} -> {b['action']}" for b in policy["bands"])
         + ".",
-        "Models: " + ", ".join(f"`{k}` {v}" for k, v in report["model_versions"].items()) + ".",
+        f"Detectors of the `{data.get('ensemble', 'inline')}` ensemble; models: "
+        + ", ".join(f"`{k}` {v}" for k, v in report["model_versions"].items())
+        + ".",
         "",
         "Attack score = 100 - authenticity score. Error rates are shown as "
         "*abstentions excluded / abstentions counted by their policy action* (an abstained "

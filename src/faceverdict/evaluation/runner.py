@@ -352,6 +352,7 @@ class EvaluationOptions:
     limit: int | None = None
     flow: str = "onboarding"
     robustness: bool = True
+    ensemble: str = "inline"
 
 
 @dataclass(frozen=True)

@@ -434,6 +434,7 @@ def build_report(
             "validation_fraction": options.validation_fraction,
             "seed": options.seed,
             "limit_per_family": options.limit,
+            "ensemble": options.ensemble,
             "n_images": len(images),
             "n_real": sum(not i.row.is_fake for i in images),
             "n_fake": sum(i.row.is_fake for i in images),
