@@ -29,16 +29,11 @@ from faceverdict.adapters.sql_mapping import (
     result_to_json,
 )
 from faceverdict.adapters.sql_schema import checks, decisions, metadata
+from faceverdict.adapters.sql_support import utc
 from faceverdict.domain.check import CaptureInfo, Check, CheckState
 from faceverdict.domain.policy import ClientSignals
 from faceverdict.errors import Unavailable
 from faceverdict.ports import DecisionConflict, DuplicateIdempotencyKey
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite keeps no offset: values are written as UTC and read back naive.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
 
 # Execution option naming the SQLite BEGIN mode of a connection's next transaction.
 SQLITE_BEGIN = "faceverdict_sqlite_begin"
@@ -241,10 +236,10 @@ class SqlCheckRepository:
                 byte_size=row.byte_size,
             ),
             signals=ClientSignals(**row.signals),
-            created_at=_utc(row.created_at),
+            created_at=utc(row.created_at),
             state=CheckState(row.state),
             idempotency_key=row.idempotency_key,
             request_fingerprint=row.request_fingerprint,
             detector_results=[result_from_json(r) for r in row.detector_results],
-            decisions=[replace(d, decided_at=_utc(d.decided_at)) for d in loaded],
+            decisions=[replace(d, decided_at=utc(d.decided_at)) for d in loaded],
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -35,6 +35,7 @@ from faceverdict.adapters.sql_evidence_schema import (
     evidence_head,
     evidence_nodes,
 )
+from faceverdict.adapters.sql_support import utc
 from faceverdict.errors import IntegrityFailure
 from faceverdict.evidence.entries import (
     EvidenceEntry,
@@ -69,10 +70,6 @@ _UPDATE_HEAD = (
 )
 _INSERT_ENTRIES = insert(evidence_entries)
 _INSERT_NODES = insert(evidence_nodes)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class FrontierCache:
@@ -294,7 +291,7 @@ class SqlEvidenceReader:
             rows = conn.execute(
                 select(evidence_checkpoints).order_by(evidence_checkpoints.c.size)
             ).all()
-        return [StoredCheckpoint(int(r.size), r.note, _utc(r.signed_at)) for r in rows]
+        return [StoredCheckpoint(int(r.size), r.note, utc(r.signed_at)) for r in rows]
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         """The checkpoint of the largest tree, or None."""
@@ -303,7 +300,7 @@ class SqlEvidenceReader:
                 select(evidence_checkpoints).order_by(evidence_checkpoints.c.size.desc()).limit(1)
             ).first()
         return (
-            None if row is None else StoredCheckpoint(int(row.size), row.note, _utc(row.signed_at))
+            None if row is None else StoredCheckpoint(int(row.size), row.note, utc(row.signed_at))
         )
 
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, delete, insert, inspect, select, update
@@ -13,17 +13,12 @@ from sqlalchemy.exc import IntegrityError
 
 from faceverdict.adapters.sql_evidence_schema import captures, subject_keys
 from faceverdict.adapters.sql_schema import checks
+from faceverdict.adapters.sql_support import utc_or_none
 from faceverdict.errors import IntegrityFailure
 from faceverdict.ports import CaptureRecord, SubjectKey
 
 _CHUNK = 400
 _INSERT_CAPTURE = insert(captures)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _key(row: Row[Any]) -> SubjectKey:
@@ -36,7 +31,7 @@ def _key(row: Row[Any]) -> SubjectKey:
 
 
 def _capture(row: Row[Any]) -> CaptureRecord:
-    stored_at = _utc(row.stored_at)
+    stored_at = utc_or_none(row.stored_at)
     assert stored_at is not None
     return CaptureRecord(
         check_id=row.check_id,
@@ -47,7 +42,7 @@ def _capture(row: Row[Any]) -> CaptureRecord:
         sha256=row.sha256,
         media_type=row.media_type,
         stored_at=stored_at,
-        deleted_at=_utc(row.deleted_at),
+        deleted_at=utc_or_none(row.deleted_at),
         deleted_reason=row.deleted_reason,
     )
 

@@ -28,6 +28,7 @@ from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from faceverdict.adapters.sql_check_repository import SQLITE_BEGIN
 from faceverdict.adapters.sql_evidence_schema import captures
 from faceverdict.adapters.sql_schema import metadata
+from faceverdict.adapters.sql_support import utc, utc_or_none
 from faceverdict.errors import Unavailable
 from faceverdict.rescan_ports import RescanRun
 
@@ -56,12 +57,6 @@ rescan_items = Table(
     Column("done", Boolean, nullable=False),
     Column("changed", Boolean, nullable=False),
 )
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class SqlRescanStore:
@@ -115,13 +110,13 @@ class SqlRescanStore:
 
     @staticmethod
     def _run(row: Any) -> RescanRun:
-        cursor_at = _utc(row.cursor_at)
+        cursor_at = utc_or_none(row.cursor_at)
         return RescanRun(
             run_id=row.run_id,
             model_version=row.model_version,
-            since=_utc(row.since),
+            since=utc_or_none(row.since),
             flow=row.flow,
-            created_at=_utc(row.created_at) or datetime.now(UTC),
+            created_at=utc_or_none(row.created_at) or datetime.now(UTC),
             cursor=(cursor_at, row.cursor_check) if cursor_at and row.cursor_check else None,
             enqueued=row.enqueued,
             done=row.done,
@@ -161,7 +156,7 @@ class SqlRescanStore:
             )
         query = query.order_by(captures.c.stored_at, captures.c.check_id).limit(limit)
         with self._tx() as conn:
-            return [(_utc(r.stored_at) or r.stored_at, r.check_id) for r in conn.execute(query)]
+            return [(utc(r.stored_at), r.check_id) for r in conn.execute(query)]
 
     def add_items(
         self, run_id: str, check_ids: list[str], cursor: tuple[datetime, str] | None, done: bool

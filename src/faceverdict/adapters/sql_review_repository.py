@@ -6,17 +6,14 @@ a task, so two reviewers can never work the same task at once, on one machine or
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Engine,
     and_,
     case,
-    delete,
     exists,
     func,
     insert,
@@ -25,27 +22,24 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.exc import IntegrityError
 
 from faceverdict.adapters.sql_review_schema import (
     review_events,
     review_outcomes,
     review_pairs,
-    review_sessions,
     review_task_exclusions,
     review_tasks,
     review_verdicts,
-    reviewers,
 )
-from faceverdict.adapters.sql_schema import metadata
+from faceverdict.adapters.sql_reviewer_accounts import SqlReviewerAccounts
+from faceverdict.adapters.sql_support import utc, utc_or_none
 from faceverdict.domain.review import (
     AttackType,
     Lease,
     Priority,
     ReviewPair,
     ReviewTask,
-    Role,
     TaskKind,
     TaskReason,
     TaskStatus,
@@ -53,15 +47,11 @@ from faceverdict.domain.review import (
     Verdict,
     VerdictLabel,
 )
-from faceverdict.errors import Unavailable
 from faceverdict.review_ports import (
     BacklogRow,
     Completion,
-    DuplicateUsername,
     Outcome,
     QueueFilter,
-    ReviewerAccount,
-    SessionRecord,
     StoredEvent,
     StoredVerdict,
 )
@@ -69,37 +59,11 @@ from faceverdict.review_ports import (
 Box = tuple[int, int, int, int]
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite keeps no offset: values are written as UTC and read back naive.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+class SqlReviewRepository(SqlReviewerAccounts):
+    """The review store over SQLAlchemy Core; one transaction per call.
 
-
-def _utc_or_none(value: datetime | None) -> datetime | None:
-    return None if value is None else _utc(value)
-
-
-class SqlReviewRepository:
-    """The review store over SQLAlchemy Core; one transaction per call."""
-
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-
-    def create_schema(self) -> None:
-        """Create the tables if they do not exist (the checks tables included)."""
-        with self._unavailable_on_outage():
-            metadata.create_all(self._engine)
-
-    @contextmanager
-    def _unavailable_on_outage(self) -> Iterator[None]:
-        try:
-            yield
-        except (OperationalError, SAInterfaceError) as exc:
-            raise Unavailable(f"database unavailable: {exc.orig!s}") from exc
-
-    @contextmanager
-    def _tx(self) -> Iterator[Connection]:
-        with self._unavailable_on_outage(), self._engine.begin() as conn:
-            yield conn
+    Tasks, verdicts, outcomes and events here; reviewer accounts and sessions in the base class.
+    """
 
     # tasks
 
@@ -398,7 +362,7 @@ class SqlReviewRepository:
                 check_id=r.check_id,
                 label=VerdictLabel(r.label),
                 attack_type=AttackType(r.attack_type) if r.attack_type else None,
-                resolved_at=_utc(r.resolved_at),
+                resolved_at=utc(r.resolved_at),
                 decision_id=r.decision_id,
                 decision_applied=bool(r.decision_applied),
             )
@@ -492,7 +456,7 @@ class SqlReviewRepository:
             rows = conn.execute(stmt).all()
         return [
             StoredEvent(
-                occurred_at=_utc(r.occurred_at),
+                occurred_at=utc(r.occurred_at),
                 kind=r.kind,
                 check_id=r.check_id,
                 task_id=r.task_id,
@@ -532,7 +496,7 @@ class SqlReviewRepository:
                 open=int(r.total) - int(r.claimed or 0),
                 claimed=int(r.claimed or 0),
                 breached=int(r.breached or 0),
-                oldest_created_at=_utc_or_none(r.oldest),
+                oldest_created_at=utc_or_none(r.oldest),
             )
             for r in rows
         ]
@@ -548,130 +512,6 @@ class SqlReviewRepository:
         with self._tx() as conn:
             return {flow: int(n) for flow, n in conn.execute(stmt).all()}
 
-    # accounts
-
-    def add_reviewer(self, account: ReviewerAccount) -> None:
-        """Insert an account; DuplicateUsername if the username is taken."""
-        try:
-            with self._tx() as conn:
-                conn.execute(insert(reviewers).values(**self._account_row(account)))
-        except IntegrityError as exc:
-            if self.reviewer_by_username(account.username) is not None:
-                raise DuplicateUsername(account.username) from exc
-            raise
-
-    def get_reviewer(self, reviewer_id: str) -> ReviewerAccount | None:
-        """The account with this id, or None."""
-        return self._one_reviewer(reviewers.c.reviewer_id == reviewer_id)
-
-    def reviewer_by_username(self, username: str) -> ReviewerAccount | None:
-        """The account with this username, or None."""
-        return self._one_reviewer(reviewers.c.username == username)
-
-    def list_reviewers(self) -> list[ReviewerAccount]:
-        """Every account, by username."""
-        with self._tx() as conn:
-            rows = conn.execute(select(reviewers).order_by(reviewers.c.username)).all()
-        return [self._account(r) for r in rows]
-
-    def update_reviewer(self, account: ReviewerAccount) -> None:
-        """Store an account's changed role, hash, active flag or login counters."""
-        row = self._account_row(account)
-        del row["reviewer_id"], row["created_at"]
-        with self._tx() as conn:
-            conn.execute(
-                update(reviewers)
-                .where(reviewers.c.reviewer_id == account.reviewer_id)
-                .values(**row)
-            )
-
-    def _one_reviewer(self, condition: Any) -> ReviewerAccount | None:
-        with self._tx() as conn:
-            row = conn.execute(select(reviewers).where(condition)).first()
-        return None if row is None else self._account(row)
-
-    @staticmethod
-    def _account_row(a: ReviewerAccount) -> dict[str, Any]:
-        return {
-            "reviewer_id": a.reviewer_id,
-            "username": a.username,
-            "display_name": a.display_name,
-            "role": a.role.value,
-            "password_hash": a.password_hash,
-            "active": a.active,
-            "failed_logins": a.failed_logins,
-            "locked_until": a.locked_until,
-            "created_at": a.created_at,
-        }
-
-    @staticmethod
-    def _account(r: Any) -> ReviewerAccount:
-        return ReviewerAccount(
-            reviewer_id=r.reviewer_id,
-            username=r.username,
-            display_name=r.display_name,
-            role=Role(r.role),
-            password_hash=r.password_hash,
-            created_at=_utc(r.created_at),
-            active=bool(r.active),
-            failed_logins=int(r.failed_logins),
-            locked_until=_utc_or_none(r.locked_until),
-        )
-
-    # sessions
-
-    def add_session(self, session: SessionRecord) -> None:
-        """Store a new session."""
-        with self._tx() as conn:
-            conn.execute(
-                insert(review_sessions).values(
-                    token_hash=session.token_hash,
-                    reviewer_id=session.reviewer_id,
-                    csrf_token=session.csrf_token,
-                    created_at=session.created_at,
-                    expires_at=session.expires_at,
-                    last_seen_at=session.last_seen_at,
-                )
-            )
-
-    def get_session(self, token_hash: str) -> SessionRecord | None:
-        """The session with this token hash, or None."""
-        with self._tx() as conn:
-            r = conn.execute(
-                select(review_sessions).where(review_sessions.c.token_hash == token_hash)
-            ).first()
-        if r is None:
-            return None
-        return SessionRecord(
-            token_hash=r.token_hash,
-            reviewer_id=r.reviewer_id,
-            csrf_token=r.csrf_token,
-            created_at=_utc(r.created_at),
-            expires_at=_utc(r.expires_at),
-            last_seen_at=_utc(r.last_seen_at),
-        )
-
-    def touch_session(self, token_hash: str, now: datetime) -> None:
-        """Record activity on a session."""
-        with self._tx() as conn:
-            conn.execute(
-                update(review_sessions)
-                .where(review_sessions.c.token_hash == token_hash)
-                .values(last_seen_at=now)
-            )
-
-    def delete_session(self, token_hash: str) -> None:
-        """End a session."""
-        with self._tx() as conn:
-            conn.execute(delete(review_sessions).where(review_sessions.c.token_hash == token_hash))
-
-    def delete_sessions_of(self, reviewer_id: str) -> None:
-        """End every session of a reviewer."""
-        with self._tx() as conn:
-            conn.execute(
-                delete(review_sessions).where(review_sessions.c.reviewer_id == reviewer_id)
-            )
-
     # row mapping
 
     def _task(self, conn: Connection, r: Any) -> ReviewTask:
@@ -681,7 +521,7 @@ class SqlReviewRepository:
             )
         ).scalars()
         lease = (
-            Lease(holder=r.claimed_by, expires_at=_utc(r.lease_expires_at))
+            Lease(holder=r.claimed_by, expires_at=utc(r.lease_expires_at))
             if r.claimed_by is not None and r.lease_expires_at is not None
             else None
         )
@@ -693,15 +533,15 @@ class SqlReviewRepository:
             reasons=tuple(TaskReason(x) for x in r.reasons),
             tier=Tier(r.tier),
             priority=Priority(r.priority),
-            created_at=_utc(r.created_at),
-            due_at=_utc(r.due_at),
+            created_at=utc(r.created_at),
+            due_at=utc(r.due_at),
             decides=bool(r.decides),
             risk=r.risk,
             status=TaskStatus(r.status),
             lease=lease,
             parent_task_id=r.parent_task_id,
             excluded=frozenset(excluded),
-            completed_at=_utc_or_none(r.completed_at),
+            completed_at=utc_or_none(r.completed_at),
             completed_by=r.completed_by,
         )
 
@@ -718,5 +558,5 @@ class SqlReviewRepository:
                 attack_type=AttackType(r.attack_type) if r.attack_type else None,
                 note=r.note,
             ),
-            created_at=_utc(r.created_at),
+            created_at=utc(r.created_at),
         )

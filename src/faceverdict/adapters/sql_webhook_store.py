@@ -27,6 +27,7 @@ from sqlalchemy.exc import InterfaceError as SAInterfaceError
 
 from faceverdict.adapters.sealed_secrets import SecretSealer
 from faceverdict.adapters.sql_schema import metadata
+from faceverdict.adapters.sql_support import utc_or_none
 from faceverdict.errors import Unavailable
 from faceverdict.webhook_ports import Delivery, DeliveryStatus, Endpoint, Secret
 
@@ -55,12 +56,6 @@ webhook_deliveries = Table(
     Column("last_error", Text, nullable=True),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
 )
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _secrets_json(
@@ -138,7 +133,7 @@ class SqlWebhookStore:
             url=row.url,
             event_types=tuple(row.event_types),
             secrets=_secrets(row.secrets, self._open(row.endpoint_id)),
-            created_at=_utc(row.created_at) or datetime.now(UTC),
+            created_at=utc_or_none(row.created_at) or datetime.now(UTC),
             description=row.description,
         )
 
@@ -206,12 +201,12 @@ class SqlWebhookStore:
             endpoint_id=row.endpoint_id,
             event_type=row.event_type,
             payload=row.payload,
-            created_at=_utc(row.created_at) or datetime.now(UTC),
+            created_at=utc_or_none(row.created_at) or datetime.now(UTC),
             status=DeliveryStatus(row.status),
             attempts=row.attempts,
-            next_attempt_at=_utc(row.next_attempt_at),
+            next_attempt_at=utc_or_none(row.next_attempt_at),
             last_error=row.last_error,
-            delivered_at=_utc(row.delivered_at),
+            delivered_at=utc_or_none(row.delivered_at),
         )
 
     def existing_deliveries(self, delivery_ids: list[str]) -> set[str]:
