@@ -136,3 +136,30 @@ def test_rejects_mismatched_or_nan_input() -> None:
         metrics.roc_auc([0, 1], [0.1])
     with pytest.raises(ValueError, match="NaN"):
         metrics.roc_auc([0, 1], [0.1, float("nan")])
+
+
+def test_auc_interval_covers_the_true_auc_and_narrows_with_more_images() -> None:
+    # Normal reals and fakes one standard deviation apart: AUC = Phi(1 / sqrt 2) = 0.7602.
+    truth = 0.5 * (1 + math.erf(0.5))
+    covered, widths = 0, {}
+    for repeat in range(40):
+        rng = np.random.default_rng(100 + repeat)
+        real, fake = rng.normal(0, 1, 150), rng.normal(1, 1, 60)
+        y, s = np.r_[np.zeros(real.size), np.ones(fake.size)], np.r_[real, fake]
+        low, high = metrics.auc_interval(y, s, resamples=400, seed=repeat)
+        assert low <= metrics.roc_auc(y, s) <= high
+        covered += low <= truth <= high
+        widths.setdefault("small", []).append(high - low)
+    assert covered >= 34  # nominal 95 %: 38 of 40 expected
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(0, 1, 1500), rng.normal(1, 1, 600)
+    y, s = np.r_[np.zeros(real.size), np.ones(fake.size)], np.r_[real, fake]
+    low, high = metrics.auc_interval(y, s, resamples=400)
+    assert high - low < 0.5 * float(np.mean(widths["small"]))  # ten times the images
+    assert metrics.auc_interval(y, s, resamples=400) == (low, high)  # seeded
+
+
+def test_auc_interval_needs_both_classes() -> None:
+    low, high = metrics.auc_interval([1, 1, 1], [0.2, 0.4, 0.9])
+    assert math.isnan(low)
+    assert math.isnan(high)

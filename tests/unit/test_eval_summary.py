@@ -79,6 +79,10 @@ def test_families_within_source_and_abstentions() -> None:
     assert families["gan"]["auc"] == 1.0
     # Attack scores: f1 7 beats r1 (5) only, f2 80 beats r1, r2 (8) and r3 (30): 4 of 6 pairs.
     assert families["swap"]["auc"] == pytest.approx(4 / 6, abs=1e-4)
+    assert "auc_ci95" not in families["swap"]  # the robustness passes need no interval
+    low, high = summary.families(images, interval=True)["swap"]["auc_ci95"]
+    assert 0.0 <= low <= 4 / 6 <= high <= 1.0  # two fakes and three reals: a wide interval
+    assert summary.families(images, interval=True)["gan"]["auc_ci95"] == [1.0, 1.0]
     within = summary.within_source(images)
     assert set(within) == {"s"}  # source t has no real images
     abstention = summary.abstention_summary(images)

@@ -53,6 +53,38 @@ def roc_auc(y: npt.ArrayLike, scores: npt.ArrayLike) -> float:
     return u / (n_pos * n_neg)
 
 
+def auc_interval(
+    y: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    level: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``roc_auc``, resampling each class on its own.
+
+    Stratified, so that every resample keeps the number of attacks and of bona fide images;
+    deterministic for a seed. NaN bounds when a class is missing.
+    """
+    labels, values = _arrays(y, scores)
+    positives, negatives = values[labels], values[~labels]
+    if positives.size == 0 or negatives.size == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    stratified = np.concatenate([np.ones(positives.size, bool), np.zeros(negatives.size, bool)])
+    aucs = np.empty(resamples)
+    for k in range(resamples):
+        sample = np.concatenate(
+            [
+                positives[rng.integers(0, positives.size, positives.size)],
+                negatives[rng.integers(0, negatives.size, negatives.size)],
+            ]
+        )
+        aucs[k] = roc_auc(stratified, sample)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(aucs, [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
 @dataclass(frozen=True)
 class RocCurve:
     """ROC points, one per distinct threshold, from (0, 0) at ``+inf`` to (1, 1)."""

@@ -87,6 +87,13 @@ def _pair(rates: Json | None) -> str:
     return f"{_fmt(rates.get(EXCLUDED), True)} / {_fmt(rates.get(INCLUDED), True)}"
 
 
+def _interval(bounds: Sequence[float | None] | None) -> str:
+    """A bootstrap interval as 'low-high', or a dash."""
+    if not bounds or bounds[0] is None or bounds[1] is None:
+        return "–"
+    return f"{bounds[0]:.3f}-{bounds[1]:.3f}"
+
+
 def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -125,12 +132,13 @@ def markdown(report: Json) -> str:
     ]
     pooled = report["pooled"]
     lines += _table(
-        ["real scored", "fake scored", "AUC", "AP", "EER", "EER attack threshold"],
+        ["real scored", "fake scored", "AUC", "AUC 95 % CI", "AP", "EER", "EER attack threshold"],
         [
             [
                 pooled["n_real_scored"],
                 pooled["n_fake_scored"],
                 _fmt(pooled["auc"]),
+                _interval(pooled.get("auc_ci95")),
                 _fmt(pooled["ap"]),
                 _fmt(pooled["eer"], True),
                 _fmt(pooled["eer_attack_threshold"]),
@@ -162,6 +170,7 @@ def markdown(report: Json) -> str:
                 f["n"],
                 _fmt(abst, True),
                 _fmt(f["auc"]),
+                _interval(f.get("auc_ci95")),
                 _fmt(f["ap"]),
                 _fmt(f["eer"], True),
                 _pair(rate),
@@ -176,6 +185,7 @@ def markdown(report: Json) -> str:
             "n",
             "abstained",
             "AUC",
+            "AUC 95 % CI",
             "AP",
             "EER",
             "error @ policy",

@@ -45,15 +45,26 @@ def _attack_scores(images: Sequence[ScoredImage]) -> list[float]:
     return [i.attack_score for i in images if i.attack_score is not None]
 
 
-def separation(attacks: Sequence[ScoredImage], bona_fide: Sequence[ScoredImage]) -> Json:
-    """AUC, AP and EER of scored ``attacks`` against scored ``bona_fide``."""
+def separation(
+    attacks: Sequence[ScoredImage], bona_fide: Sequence[ScoredImage], interval: bool = False
+) -> Json:
+    """AUC, AP and EER of scored ``attacks`` against scored ``bona_fide``.
+
+    ``interval`` adds ``auc_ci95``: the stratified bootstrap 95 % interval of the AUC (small
+    families have wide ones; read them before comparing two releases).
+    """
     scored = [i for i in (*attacks, *bona_fide) if i.scored]
     y, s = _labels(scored), _attack_scores(scored)
     eer = metrics.equal_error_rate(y, s)
+    extra: Json = {}
+    if interval:
+        low, high = metrics.auc_interval(y, s)
+        extra["auc_ci95"] = [num(low), num(high)]
     return {
         "n_fake_scored": sum(y),
         "n_real_scored": len(y) - sum(y),
         "auc": num(metrics.roc_auc(y, s)),
+        **extra,
         "ap": num(metrics.average_precision(y, s)),
         "eer": num(eer.rate),
         "eer_attack_threshold": num(eer.threshold),
@@ -98,13 +109,19 @@ def abstention_summary(images: Sequence[ScoredImage]) -> Json:
     }
 
 
-def families(images: Sequence[ScoredImage]) -> Json:
-    """Per family: attack families against every real image, real families against every fake."""
+def families(images: Sequence[ScoredImage], interval: bool = False) -> Json:
+    """Per family: attack families against every real image, real families against every fake.
+
+    ``interval`` adds each AUC's bootstrap 95 % interval (the clean pass of the report).
+    """
     fakes, reals = _split(images)
     result: Json = {}
     for family, members in _by(images, lambda i: i.row.family).items():
         is_fake = members[0].row.is_fake
-        numbers = separation(members, reals) if is_fake else separation(fakes, members)
+        if is_fake:
+            numbers = separation(members, reals, interval)
+        else:
+            numbers = separation(fakes, members, interval)
         result[family] = {
             "label": members[0].row.label,
             "source": members[0].row.source,
@@ -451,8 +468,8 @@ def build_report(
         },
         "model_versions": dict(model_versions),
         "abstention": abstention_summary(images),
-        "pooled": separation(*_split(images)),
-        "families": families(images),
+        "pooled": separation(*_split(images), interval=True),
+        "families": families(images, interval=True),
         "within_source": within_source(images),
         "iso_30107_3": iso,
         "detectors": detectors(images),
