@@ -6,8 +6,6 @@ not-final check is assured); ``[flows.<name>.assurance]`` overrides single keys 
 
 from __future__ import annotations
 
-import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from faceverdict.domain.assurance import AssurancePolicy, AssuranceRules
 from faceverdict.domain.policy import Action
-from faceverdict.errors import ConfigurationError
+from faceverdict.policy_document import read_policy_document, section_error, sub_table
 
 
 class _Assurance(BaseModel):
@@ -65,7 +63,7 @@ def parse_assurance_policy(data: dict[str, Any], source: str = "<policy>") -> As
     """Build the ``AssurancePolicy`` from a decoded policy document (its ``assurance`` tables)."""
     where = "defaults.assurance"
     try:
-        defaults = _Assurance.model_validate(_table(data.get("defaults"), "assurance"))
+        defaults = _Assurance.model_validate(sub_table(data.get("defaults"), "assurance"))
         flows: dict[str, AssuranceRules] = {}
         flow_tables = data.get("flows") or {}
         unknown = set(defaults.flows or []) - set(flow_tables)
@@ -73,40 +71,15 @@ def parse_assurance_policy(data: dict[str, Any], source: str = "<policy>") -> As
             raise ValueError(f"'flows' names flows the policy does not define: {sorted(unknown)}")
         for name, flow in flow_tables.items():
             where = f"flows.{name}.assurance"
-            table = _Assurance.model_validate(_table(flow, "assurance"))
+            table = _Assurance.model_validate(sub_table(flow, "assurance"))
             flows[name] = _rules(defaults, table, name)
         where = "defaults.assurance"
         return AssurancePolicy(defaults=_rules(defaults, _Assurance(), None), flows=flows)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ConfigurationError(f"policy {source}: {where}.{field}: {first['msg']}") from None
-    except ValueError as exc:
-        raise ConfigurationError(f"policy {source}: {where}: {exc}") from None
-
-
-def _table(parent: Any, key: str) -> dict[str, Any]:
-    if not isinstance(parent, dict):
-        return {}
-    value = parent.get(key) or {}
-    if not isinstance(value, dict):
-        raise ValueError(f"'{key}' must be a table")
-    return value
+    except (ValidationError, ValueError) as exc:
+        raise section_error(source, where, exc) from None
 
 
 def load_assurance_policy(path: Path | None = None) -> AssurancePolicy:
     """The assurance rules of the policy at ``path``, or of the bundled default policy."""
-    if path is None:
-        text = resources.files("faceverdict.policies").joinpath("default.toml").read_text()
-        source = "default.toml (bundled)"
-    else:
-        source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigurationError(f"policy {source}: cannot read: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"policy {source}: not valid TOML: {exc}") from None
+    data, source = read_policy_document(path)
     return parse_assurance_policy(data, source)

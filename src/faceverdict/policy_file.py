@@ -6,8 +6,6 @@ A bad file is refused with one clear message naming the file and the offending f
 from __future__ import annotations
 
 import hashlib
-import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from faceverdict.domain.policy import (
     SignalRule,
 )
 from faceverdict.errors import ConfigurationError
+from faceverdict.policy_document import read_policy_document, read_policy_text
 from faceverdict.review_policy import parse_review_policy
 
 
@@ -171,28 +170,13 @@ def parse_policy(data: dict[str, Any], source: str = "<policy>") -> Policy:
     return Policy(version=parsed.version, flows=flows, default_retention=default_retention)
 
 
-def _read(path: Path | None) -> tuple[str, str]:
-    """The policy text and a name for messages; the bundled default when ``path`` is None."""
-    if path is None:
-        text = resources.files("faceverdict.policies").joinpath("default.toml").read_text()
-        return text, "default.toml (bundled)"
-    try:
-        return path.read_text(encoding="utf-8"), str(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"policy {path}: cannot read: {exc}") from None
-
-
 def load_policy(path: Path | None = None) -> Policy:
     """Load the policy at ``path``, or the bundled default policy when ``path`` is None."""
-    text, source = _read(path)
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"policy {source}: not valid TOML: {exc}") from None
+    data, source = read_policy_document(path)
     return parse_policy(data, source)
 
 
 def policy_digest(path: Path | None = None) -> str:
     """SHA-256 (hex) of the policy file's text: shows an edit made without a version bump."""
-    text, _source = _read(path)
+    text, _source = read_policy_text(path)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

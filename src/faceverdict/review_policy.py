@@ -7,9 +7,7 @@ clear message naming the file and the field, like the rest of the policy file.
 
 from __future__ import annotations
 
-import tomllib
 from datetime import timedelta
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,7 @@ from faceverdict.domain.review import (
     TaskReason,
     VerdictLabel,
 )
-from faceverdict.errors import ConfigurationError
+from faceverdict.policy_document import read_policy_document, section_error, sub_table
 
 _DEFAULTS = FlowReviewRules()
 
@@ -84,43 +82,18 @@ def parse_review_policy(data: dict[str, Any], source: str = "<policy>") -> Revie
     where = "defaults.review"
     try:
         version = str(data.get("version") or "")
-        defaults = _Review.model_validate(_table(data.get("defaults"), "review"))
+        defaults = _Review.model_validate(sub_table(data.get("defaults"), "review"))
         flows: dict[str, FlowReviewRules] = {}
         for name, flow in (data.get("flows") or {}).items():
             where = f"flows.{name}.review"
-            flows[name] = _rules(defaults, _Review.model_validate(_table(flow, "review")))
+            flows[name] = _rules(defaults, _Review.model_validate(sub_table(flow, "review")))
         where = "defaults.review"
         return ReviewPolicy(version=version, defaults=_rules(defaults, _Review()), flows=flows)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
-        raise ConfigurationError(f"policy {source}: {where}.{field}: {first['msg']}") from None
-    except ValueError as exc:
-        raise ConfigurationError(f"policy {source}: {where}: {exc}") from None
-
-
-def _table(parent: Any, key: str) -> dict[str, Any]:
-    if not isinstance(parent, dict):
-        return {}
-    value = parent.get(key) or {}
-    if not isinstance(value, dict):
-        raise ValueError(f"'{key}' must be a table")
-    return value
+    except (ValidationError, ValueError) as exc:
+        raise section_error(source, where, exc) from None
 
 
 def load_review_policy(path: Path | None = None) -> ReviewPolicy:
     """The review rules of the policy at ``path``, or of the bundled default policy."""
-    if path is None:
-        text = resources.files("faceverdict.policies").joinpath("default.toml").read_text()
-        source = "default.toml (bundled)"
-    else:
-        source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigurationError(f"policy {source}: cannot read: {exc}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"policy {source}: not valid TOML: {exc}") from None
+    data, source = read_policy_document(path)
     return parse_review_policy(data, source)
