@@ -19,8 +19,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.exc import IntegrityError
 
 from faceverdict.adapters.sql_mapping import (
     decision_from_row,
@@ -29,10 +28,9 @@ from faceverdict.adapters.sql_mapping import (
     result_to_json,
 )
 from faceverdict.adapters.sql_schema import checks, decisions, metadata
-from faceverdict.adapters.sql_support import utc
+from faceverdict.adapters.sql_support import unavailable_on_outage, utc
 from faceverdict.domain.check import CaptureInfo, Check, CheckState
 from faceverdict.domain.policy import ClientSignals
-from faceverdict.errors import Unavailable
 from faceverdict.ports import DecisionConflict, DuplicateIdempotencyKey
 
 # Execution option naming the SQLite BEGIN mode of a connection's next transaction.
@@ -83,23 +81,16 @@ class SqlCheckRepository:
 
     def create_schema(self) -> None:
         """Create the tables if they do not exist."""
-        with self._unavailable_on_outage():
+        with unavailable_on_outage():
             metadata.create_all(self._engine)
-
-    @contextmanager
-    def _unavailable_on_outage(self) -> Iterator[None]:
-        try:
-            yield
-        except (OperationalError, SAInterfaceError) as exc:
-            raise Unavailable(f"database unavailable: {exc.orig!s}") from exc
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
         if self._conn is not None:
-            with self._unavailable_on_outage():
+            with unavailable_on_outage():
                 yield self._conn
             return
-        with self._unavailable_on_outage(), self._engine.begin() as conn:
+        with unavailable_on_outage(), self._engine.begin() as conn:
             yield conn
 
     def _savepoint(self, conn: Connection) -> AbstractContextManager[object]:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from faceverdict.adapters.sql_evidence_schema import captures, subject_keys
 from faceverdict.adapters.sql_schema import checks
-from faceverdict.adapters.sql_support import utc_or_none
+from faceverdict.adapters.sql_support import utc, utc_or_none
 from faceverdict.errors import IntegrityFailure
 from faceverdict.ports import CaptureRecord, SubjectKey
 
@@ -31,8 +31,6 @@ def _key(row: Row[Any]) -> SubjectKey:
 
 
 def _capture(row: Row[Any]) -> CaptureRecord:
-    stored_at = utc_or_none(row.stored_at)
-    assert stored_at is not None
     return CaptureRecord(
         check_id=row.check_id,
         subject_pseudonym=row.subject_pseudonym,
@@ -41,7 +39,7 @@ def _capture(row: Row[Any]) -> CaptureRecord:
         key_id=row.key_id,
         sha256=row.sha256,
         media_type=row.media_type,
-        stored_at=stored_at,
+        stored_at=utc(row.stored_at),
         deleted_at=utc_or_none(row.deleted_at),
         deleted_reason=row.deleted_reason,
     )

@@ -22,14 +22,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.exc import IntegrityError
 
 from faceverdict.adapters.sql_check_repository import SQLITE_BEGIN
 from faceverdict.adapters.sql_evidence_schema import captures
 from faceverdict.adapters.sql_schema import metadata
-from faceverdict.adapters.sql_support import utc, utc_or_none
-from faceverdict.errors import Unavailable
+from faceverdict.adapters.sql_support import unavailable_on_outage, utc, utc_or_none
 from faceverdict.rescan_ports import RescanRun
 
 rescan_runs = Table(
@@ -74,14 +72,11 @@ class SqlRescanStore:
     def _tx(self, immediate: bool = False) -> Iterator[Connection]:
         """A transaction; ``immediate``: one that reads before it writes takes SQLite's write
         lock up front (waiting for it), so a concurrent writer cannot make it fail."""
-        try:
-            with self._engine.connect() as conn:
-                if immediate:
-                    conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-                with conn.begin():
-                    yield conn
-        except (OperationalError, SAInterfaceError) as exc:
-            raise Unavailable(f"database unavailable: {exc.orig!s}") from exc
+        with unavailable_on_outage(), self._engine.connect() as conn:
+            if immediate:
+                conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+            with conn.begin():
+                yield conn
 
     def create_run(self, run: RescanRun) -> bool:
         """Insert a run; False if its id exists."""

@@ -7,11 +7,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import Column, Connection, DateTime, Engine, String, Table, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.exc import IntegrityError
 
 from faceverdict.adapters.sql_schema import metadata
-from faceverdict.errors import Unavailable
+from faceverdict.adapters.sql_support import unavailable_on_outage
 
 sweep_marks = Table(
     "sweep_marks",
@@ -34,11 +33,8 @@ class SqlSweepMarks:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as conn:
-                yield conn
-        except (OperationalError, SAInterfaceError) as exc:
-            raise Unavailable(f"database unavailable: {exc.orig!s}") from exc
+        with unavailable_on_outage(), self._engine.begin() as conn:
+            yield conn
 
     def get(self, name: str) -> datetime | None:
         """The mark called ``name``, or None if that sweep never ran."""

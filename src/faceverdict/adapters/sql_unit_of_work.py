@@ -12,15 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, insert, select
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.exc import IntegrityError
 
 from faceverdict.adapters import sql_evidence_schema
 from faceverdict.adapters.sql_check_repository import SQLITE_BEGIN, SqlCheckRepository
 from faceverdict.adapters.sql_evidence_log import FrontierCache, SqlEvidenceWriter
 from faceverdict.adapters.sql_privacy import SqlCaptureRecords, SqlPrivacyWriter
 from faceverdict.adapters.sql_schema import metadata
-from faceverdict.errors import Unavailable
+from faceverdict.adapters.sql_support import unavailable_on_outage
 from faceverdict.evidence.merkle import EMPTY_ROOT
 
 log = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ class SqlUnitOfWork:
 
     def create_schema(self) -> None:
         """Create every table if absent and the evidence head row of an empty log."""
-        with self._unavailable_on_outage():
+        with unavailable_on_outage():
             metadata.create_all(self._engine)
             head = sql_evidence_schema.evidence_head
             with self._engine.connect() as conn, self._write(conn).begin():
@@ -74,17 +73,10 @@ class SqlUnitOfWork:
         return conn
 
     @contextmanager
-    def _unavailable_on_outage(self) -> Iterator[None]:
-        try:
-            yield
-        except (OperationalError, SAInterfaceError) as exc:
-            raise Unavailable(f"database unavailable: {exc.orig!s}") from exc
-
-    @contextmanager
     def begin(self) -> Iterator[SqlTransaction]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
         with (
-            self._unavailable_on_outage(),
+            unavailable_on_outage(),
             self._engine.connect() as conn,
             self._write(conn).begin(),
         ):

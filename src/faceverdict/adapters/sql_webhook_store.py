@@ -22,13 +22,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.exc import IntegrityError
 
 from faceverdict.adapters.sealed_secrets import SecretSealer
 from faceverdict.adapters.sql_schema import metadata
-from faceverdict.adapters.sql_support import utc_or_none
-from faceverdict.errors import Unavailable
+from faceverdict.adapters.sql_support import unavailable_on_outage, utc_or_none
 from faceverdict.webhook_ports import Delivery, DeliveryStatus, Endpoint, Secret
 
 webhook_endpoints = Table(
@@ -106,11 +104,8 @@ class SqlWebhookStore:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as conn:
-                yield conn
-        except (OperationalError, SAInterfaceError) as exc:
-            raise Unavailable(f"database unavailable: {exc.orig!s}") from exc
+        with unavailable_on_outage(), self._engine.begin() as conn:
+            yield conn
 
     def add_endpoint(self, endpoint: Endpoint) -> None:
         """Insert a new endpoint."""

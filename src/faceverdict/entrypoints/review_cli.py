@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
 from faceverdict.domain.review import Role
+from faceverdict.entrypoints.cli_support import fail as _fail
 from faceverdict.errors import FaceverdictError
 
 if TYPE_CHECKING:
     from faceverdict.review_wiring import Review
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"faceverdict: error: {message}", err=True)
-    sys.exit(code)
 
 
 def _wired() -> Review:
