@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -212,3 +213,58 @@ def test_spectrum_features_are_the_dft_and_see_upsampling_peaks() -> None:
     assert float(top_native - top_upsampled) > 1.0
     net = ResidualNet(spectrum=True).eval()
     assert net(x).shape == (2, 1)
+
+
+def test_simulated_upsampling_keeps_the_image_and_adds_upsampling_traces() -> None:
+    torch = pytest.importorskip("torch")
+    from faceverdict.training.simulated_fakes import simulate_upsampling
+    from faceverdict.training.synthetic_net import ResidualStem
+
+    face = np.asarray(synthetic_face(size=(192, 192), face_fraction=0.6, seed=3))
+    noisy = np.clip(
+        face.astype(np.int16) + np.random.default_rng(0).integers(-6, 7, face.shape), 0, 255
+    ).astype(np.uint8)
+    out = simulate_upsampling(noisy, np.random.default_rng(4))
+    assert out.shape == noisy.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, simulate_upsampling(noisy, np.random.default_rng(4)))
+    # Same picture (small mean change, no dark border from the transposed convolution) ...
+    diff = np.abs(out.astype(np.int16) - noisy.astype(np.int16))
+    assert diff.mean() < 8.0
+    for seed in range(20):
+        flat = simulate_upsampling(np.full((64, 64, 3), 128, np.uint8), np.random.default_rng(seed))
+        assert np.abs(flat.astype(np.int16) - 128).max() <= 10
+    # ... whose sensor-like noise is replaced by interpolated pixels: the NPR residual shrinks.
+    stem = ResidualStem()
+
+    def npr(pixels: np.ndarray) -> float:
+        x = torch.from_numpy(pixels.astype(np.float32).transpose(2, 0, 1)[None].copy())
+        return float(stem(x)[:, :3].abs().mean())
+
+    assert npr(out) < 0.7 * npr(noisy)
+
+
+def test_simulated_slots_replace_only_fake_slots_with_real_items() -> None:
+    pytest.importorskip("torch")
+    from faceverdict.training.synthetic import Options, simulated_slots
+    from faceverdict.training.synthetic_data import Item
+
+    def item(fake: bool) -> Item:
+        return Item("x", fake, "f" if fake else "r", "s", "", "", (0.0, 0.0, 1.0, 1.0))
+
+    items = [item(k % 2 == 0) for k in range(10)]
+    weights = np.full(10, 0.1)
+    indices = np.random.default_rng(0).integers(0, 10, 4000)
+    before = indices.copy()
+    options = Options(
+        epochs=1, samples_per_epoch=1, batch_size=1, lr=0.0, seed=0, device="cpu", threads=1,
+        workers=0, max_minutes=1.0, licences=None, include_eval_only=False, cache=Path("."),
+        root=Path("."), models_dir=Path("."), card=Path("."), simulated_fakes=0.25,
+    )  # fmt: skip
+    flags = simulated_slots(items, indices, weights, options, np.random.default_rng(1))
+    fake_before = np.array([items[k].fake for k in before])
+    assert not flags[~fake_before].any()
+    assert 0.2 < flags[fake_before].mean() < 0.3
+    assert not any(items[k].fake for k in indices[flags])
+    np.testing.assert_array_equal(indices[~flags], before[~flags])
+    none = Options(**{**options.__dict__, "simulated_fakes": 0.0})
+    assert not simulated_slots(items, before.copy(), weights, none, np.random.default_rng(1)).any()

@@ -37,7 +37,7 @@ import math
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,7 @@ from faceverdict.detectors.synthetic import (
 from faceverdict.evaluation.metrics import roc_auc
 from faceverdict.evaluation.split import is_validation
 from faceverdict.training.data import DEFAULT_CACHE
+from faceverdict.training.simulated_fakes import simulate_upsampling
 from faceverdict.training.synthetic_card_text import STATIC_SECTIONS
 from faceverdict.training.synthetic_data import (
     EXCLUDED_FAMILY_PREFIXES,
@@ -112,6 +113,7 @@ class Options:
     rgb: bool = False
     spectrum: bool = False
     rewrite_card: bool = False
+    simulated_fakes: float = 0.0
 
 
 @dataclass
@@ -127,12 +129,22 @@ class History:
 
 
 class _Samples(torch.utils.data.Dataset[tuple[Tensor, Tensor]]):
-    """Epoch samples: item indices drawn in advance; each sample's randomness from its index."""
+    """Epoch samples: item indices drawn in advance; each sample's randomness from its index.
+
+    Where ``simulated`` is set, the (real) item is rebuilt by ``simulate_upsampling`` and
+    labelled fake before the common augmentation.
+    """
 
     def __init__(
-        self, items: Sequence[Item], indices: npt.NDArray[np.int64], seed: int, epoch: int
+        self,
+        items: Sequence[Item],
+        indices: npt.NDArray[np.int64],
+        seed: int,
+        epoch: int,
+        simulated: npt.NDArray[np.bool_] | None = None,
     ) -> None:
         self.items, self.indices, self.seed, self.epoch = items, indices, seed, epoch
+        self.simulated = simulated if simulated is not None else np.zeros(len(indices), bool)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -140,6 +152,9 @@ class _Samples(torch.utils.data.Dataset[tuple[Tensor, Tensor]]):
     def __getitem__(self, k: int) -> tuple[Tensor, Tensor]:
         item = self.items[int(self.indices[k])]
         rng = np.random.default_rng([self.seed, self.epoch, k])
+        if self.simulated[k]:
+            assert item.window is not None
+            item = replace(item, window=simulate_upsampling(item.window, rng), fake=True)
         patch = augmented_patch(item, rng)
         x = torch.from_numpy(to_input([patch])[0])
         return x, torch.tensor([float(item.fake)])
@@ -190,6 +205,27 @@ def unseen_generator_probe(
     return result
 
 
+def simulated_slots(
+    items: Sequence[Item],
+    indices: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float64],
+    options: Options,
+    rng: np.random.Generator,
+) -> npt.NDArray[np.bool_]:
+    """Give ``options.simulated_fakes`` of the fake slots to real items to be simulated.
+
+    ``indices`` is changed in place; the class balance stays as sampled. Returns the flags.
+    """
+    flags = np.zeros(len(indices), dtype=bool)
+    if options.simulated_fakes <= 0.0:
+        return flags
+    real = np.array([0.0 if i.fake else 1.0 for i in items]) * weights
+    fake_slots = np.array([items[int(k)].fake for k in indices])
+    flags = fake_slots & (rng.random(len(indices)) < options.simulated_fakes)
+    indices[flags] = rng.choice(len(items), size=int(flags.sum()), p=real / real.sum())
+    return flags
+
+
 def train(
     options: Options, train_items: list[Item], tune_items: list[Item], log: Callable[[str], None]
 ) -> tuple[ResidualNet, History]:
@@ -219,8 +255,9 @@ def train(
     sampler_rng = np.random.default_rng([options.seed, 12345])
     for epoch in range(options.epochs):
         indices = sampler_rng.choice(len(train_items), size=options.samples_per_epoch, p=weights)
+        simulated = simulated_slots(train_items, indices, weights, options, sampler_rng)
         loader = torch.utils.data.DataLoader(
-            _Samples(train_items, indices, options.seed, epoch),
+            _Samples(train_items, indices, options.seed, epoch, simulated),
             batch_size=options.batch_size,
             shuffle=False,
             num_workers=options.workers,
@@ -364,6 +401,12 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     parser.add_argument(
         "--rewrite-card", action="store_true", help="only rewrite the card from its saved JSON"
     )
+    parser.add_argument(
+        "--simulated-fakes",
+        type=float,
+        default=0.0,
+        help="share of fake slots filled by real faces through a simulated upsampler (0-1)",
+    )
     a = parser.parse_args(argv)
     return Options(
         epochs=a.epochs,
@@ -385,6 +428,7 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         rgb=a.rgb,
         spectrum=a.spectrum,
         rewrite_card=a.rewrite_card,
+        simulated_fakes=a.simulated_fakes,
     )
 
 
@@ -478,6 +522,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "threads": options.threads,
         "stopped_early": history.stopped_early,
         "spectrum": options.spectrum,
+        "simulated_fakes": options.simulated_fakes,
         "unseen_probe": probe,
         "log": history.log,
         "static": STATIC_SECTIONS,
