@@ -225,7 +225,8 @@ def test_simulated_upsampling_keeps_the_image_and_adds_upsampling_traces() -> No
         face.astype(np.int16) + np.random.default_rng(0).integers(-6, 7, face.shape), 0, 255
     ).astype(np.uint8)
     out = simulate_upsampling(noisy, np.random.default_rng(4))
-    assert out.shape == noisy.shape and out.dtype == np.uint8
+    assert out.shape == noisy.shape
+    assert out.dtype == np.uint8
     np.testing.assert_array_equal(out, simulate_upsampling(noisy, np.random.default_rng(4)))
     # Same picture (small mean change, no dark border from the transposed convolution) ...
     diff = np.abs(out.astype(np.int16) - noisy.astype(np.int16))

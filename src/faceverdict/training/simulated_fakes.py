@@ -10,8 +10,12 @@ detector can learn the family of traces rather than one generator's version of t
 Each call draws: a factor of 2 (four times in five) or 4; per 2x stage, a transposed 4x4
 convolution whose four output phases each sum to about one (a small random imbalance gives the
 checkerboard real decoders leave), or nearest / bilinear upsampling then a random 3x3
-convolution that sums to one; then, half the time (always after 4x), an unsharp mask so that the result is not
-simply a blurrier copy of the face (blur alone would teach "soft photo means fake").
+convolution that sums to one; then, half the time (always after 4x), an unsharp mask so that
+the result is not simply a blurrier copy of the face (blur alone would teach "soft photo means
+fake").
+
+Measured once (synthetic model card, "Design evidence"): on faces-dev this prior points the
+wrong way, so the training option that uses it (``--simulated-fakes``) is off by default.
 """
 
 from __future__ import annotations
