@@ -37,7 +37,7 @@ from faceverdict.services.captures import CaptureAccess
 from faceverdict.services.checks import CheckService
 from faceverdict.services.evidence_events import REVIEW_VERDICT
 from faceverdict.services.evidence_log import EvidenceLog
-from faceverdict.services.review import DecisionRecorder, Publish, ReviewOptions, ReviewService
+from faceverdict.services.review import DecisionRecorder, ReviewOptions, ReviewService
 from faceverdict.services.review_accounts import ReviewAccounts, SessionOptions
 from faceverdict.services.review_case import (
     PURPOSES,
@@ -45,6 +45,7 @@ from faceverdict.services.review_case import (
     CaseService,
     blob_capture_reader,
 )
+from faceverdict.services.review_events import Publish
 from faceverdict.services.review_imaging import CaptureRenderer, FaceLocator
 from faceverdict.services.review_reports import ReviewReports
 

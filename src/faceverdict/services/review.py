@@ -17,19 +17,14 @@ from faceverdict.domain.check import Check, CheckState, Decision
 from faceverdict.domain.events import DomainEvent
 from faceverdict.domain.review import (
     Lease,
-    ReviewEvent,
-    ReviewPair,
     ReviewPolicy,
     ReviewTask,
     TaskKind,
     TaskReason,
     TaskStatus,
     Verdict,
-    follow_up_task,
     plan_review,
     qc_selected,
-    resolve,
-    review_reasons,
     sample_draw,
 )
 from faceverdict.errors import NotFound
@@ -51,11 +46,17 @@ from faceverdict.services.decision_sweep import (
     SettledDecisions,
     sweep_settled_decisions,
 )
+from faceverdict.services.review_events import (
+    Publish,
+    publish_review_events,
+    task_created,
+    task_event,
+    verdict_events,
+)
+from faceverdict.services.review_verdicts import REVIEW_STAGE, review_decision, settle
 
 log = logging.getLogger(__name__)
 
-REVIEW_STAGE = "review"
-Publish = Callable[[Sequence[DomainEvent]], None]
 # Persists a check whose newest decision comes from ``outcome`` (with its evidence, if any).
 DecisionRecorder = Callable[[Check, Outcome], None]
 
@@ -207,18 +208,7 @@ class ReviewService:
             decides=plan.decides,
             risk=decision.composite_risk,
         )
-        event = self._event(
-            "task_created",
-            task,
-            None,
-            {
-                "reasons": ",".join(r.value for r in task.reasons),
-                "tier": task.tier.value,
-                "priority": task.priority.value,
-                "due_at": task.due_at.isoformat(timespec="seconds"),
-                "decision_id": decision.decision_id,
-            },
-        )
+        event = task_created(now, task, {"decision_id": decision.decision_id})
         key = f"{decision.decision_id}:{'+'.join(sorted(r.value for r in extra)) or 'policy'}"
         if not self.repository.add_task(task, key, [event]):
             return None
@@ -326,51 +316,15 @@ class ReviewService:
             rules.double_review_fraction,
             sample_draw(self.options.qc_salt, f"double:{task.task_id}"),
         )
-        resolution = resolve(task.kind, verdict, None if first is None else first.verdict, double)
-        stored = StoredVerdict(
-            verdict_id=new_id("vrd"),
-            task_id=task.task_id,
-            check_id=task.check_id,
-            kind=task.kind,
-            reviewer_id=reviewer.reviewer_id,
-            verdict=verdict,
-            created_at=now,
-        )
-        follow_up = None
-        if resolution.follow_up is not None:
-            follow_up = follow_up_task(
-                task,
-                resolution.follow_up,
-                new_id("rvt"),
-                now,
-                task.excluded | {reviewer.reviewer_id},
-            )
-        outcome = None
-        if resolution.settled is not None:
-            outcome = Outcome(
-                task_id=task.task_id,
-                check_id=task.check_id,
-                label=resolution.settled.label,
-                attack_type=resolution.settled.attack_type,
-                resolved_at=now,
-                decision_id=new_id("dec") if task.decides else None,
-            )
-        pair = None
-        if task.kind is TaskKind.SECOND and first is not None:
-            pair = ReviewPair(
-                check_id=task.check_id,
-                first_reviewer=first.reviewer_id,
-                first_label=first.verdict.label,
-                second_reviewer=reviewer.reviewer_id,
-                second_label=verdict.label,
-            )
-        events = self._verdict_events(task, stored, resolution.agreed, follow_up, outcome)
+        settled = settle(task, reviewer.reviewer_id, verdict, first, double, now)
+        stored, follow_up, outcome = settled.verdict, settled.follow_up, settled.outcome
+        events = verdict_events(now, task, stored, settled.agreed, follow_up, outcome)
         completion = Completion(
             task_id=task.task_id,
             reviewer_id=reviewer.reviewer_id,
             verdict=stored,
             follow_ups=() if follow_up is None else (follow_up,),
-            pair=pair,
+            pair=settled.pair,
             adjudicates=task.parent_task_id if task.kind is TaskKind.ADJUDICATION else None,
             outcome=outcome,
             events=events,
@@ -390,69 +344,13 @@ class ReviewService:
             follow_up=follow_up,
             decision=decision,
             settled=outcome is not None,
-            agreed=resolution.agreed,
+            agreed=settled.agreed,
         )
 
     def _first_verdict(self, task: ReviewTask) -> StoredVerdict | None:
         if task.kind is not TaskKind.SECOND or task.parent_task_id is None:
             return None
         return self.repository.verdict_for_task(task.parent_task_id)
-
-    def _verdict_events(
-        self,
-        task: ReviewTask,
-        stored: StoredVerdict,
-        agreed: bool | None,
-        follow_up: ReviewTask | None,
-        outcome: Outcome | None,
-    ) -> list[StoredEvent]:
-        v = stored.verdict
-        events = [
-            self._event(
-                "verdict_recorded",
-                task,
-                stored.reviewer_id,
-                {
-                    "verdict_id": stored.verdict_id,
-                    "kind": task.kind.value,
-                    "label": v.label.value,
-                    "attack_type": v.attack_type.value if v.attack_type else None,
-                },
-            )
-        ]
-        if agreed is not None:
-            events.append(
-                self._event("qc_agreed" if agreed else "qc_disagreed", task, stored.reviewer_id, {})
-            )
-        if follow_up is not None:
-            events.append(
-                self._event(
-                    "task_created",
-                    follow_up,
-                    None,
-                    {
-                        "reasons": ",".join(r.value for r in follow_up.reasons),
-                        "tier": follow_up.tier.value,
-                        "priority": follow_up.priority.value,
-                        "due_at": follow_up.due_at.isoformat(timespec="seconds"),
-                        "parent_task_id": task.task_id,
-                    },
-                )
-            )
-        if outcome is not None:
-            events.append(
-                self._event(
-                    "case_settled",
-                    task,
-                    stored.reviewer_id,
-                    {
-                        "label": outcome.label.value,
-                        "attack_type": outcome.attack_type.value if outcome.attack_type else None,
-                        "decision_id": outcome.decision_id,
-                    },
-                )
-            )
-        return events
 
     def summary(self, task_id: str) -> TaskSummary:
         """What became of a task."""
@@ -518,21 +416,8 @@ class ReviewService:
             )
             return None
         rules = self.policy.for_flow(check.flow)
-        decision = Decision(
-            decision_id=outcome.decision_id,
-            check_id=check.check_id,
-            authenticity_score=previous.authenticity_score,
-            abstention=previous.abstention,
-            band=f"review_{outcome.label.value}",
-            action=rules.verdict_actions[outcome.label],
-            reasons=review_reasons(outcome.label, outcome.attack_type),
-            policy_version=self.policy.version,
-            model_versions=dict(previous.model_versions),
-            composite_risk=previous.composite_risk,
-            final=True,
-            decided_at=self.clock.now(),
-            supersedes=previous.decision_id,
-            stage=REVIEW_STAGE,
+        decision = review_decision(
+            outcome.decision_id, outcome, previous, rules, self.policy.version, self.clock.now()
         )
         check.decide(decision, check.detector_results)
         self.record_decision(check, outcome)
@@ -549,38 +434,14 @@ class ReviewService:
     def _event(
         self, kind: str, task: ReviewTask, actor: str | None, detail: EventDetail
     ) -> StoredEvent:
-        return StoredEvent(
-            occurred_at=self.clock.now(),
-            kind=kind,
-            check_id=task.check_id,
-            task_id=task.task_id,
-            actor=actor,
-            detail=detail,
-        )
+        return task_event(self.clock.now(), kind, task, actor, detail)
 
     def _record(self, event: StoredEvent) -> None:
         self.repository.add_event(event)
         self._publish([event])
 
     def _publish(self, events: Sequence[StoredEvent]) -> None:
-        domain: list[DomainEvent] = [
-            ReviewEvent(
-                check_id=e.check_id,
-                occurred_at=e.occurred_at,
-                kind=e.kind,
-                task_id=e.task_id,
-                actor=e.actor,
-                detail=dict(e.detail),
-            )
-            for e in events
-            if e.check_id is not None
-        ]
-        if not domain:
-            return
-        try:
-            self.publish(domain)
-        except Exception:  # the review record is written; the evidence copy is best effort
-            log.exception("could not publish %d review events", len(domain))
+        publish_review_events(self.publish, events)
 
 
 def visible_verdicts(task: ReviewTask, verdicts: Sequence[StoredVerdict]) -> list[StoredVerdict]:
