@@ -13,7 +13,6 @@ from typing import Protocol
 from faceverdict.domain.review import (
     AttackType,
     Priority,
-    ReviewPair,
     ReviewTask,
     Role,
     TaskKind,
@@ -22,6 +21,9 @@ from faceverdict.domain.review import (
     Tier,
     Verdict,
     VerdictLabel,
+)
+from faceverdict.domain.review_qc import (
+    ReviewPair,
 )
 
 EventDetail = Mapping[str, str | float | bool | None]

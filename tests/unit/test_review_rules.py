@@ -15,7 +15,6 @@ from faceverdict.domain.review import (
     InvalidVerdict,
     Lease,
     Priority,
-    ReviewPair,
     ReviewPolicy,
     ReviewTask,
     Role,
@@ -26,16 +25,21 @@ from faceverdict.domain.review import (
     Tier,
     Verdict,
     VerdictLabel,
-    agreement_rates,
-    detector_conflict,
-    follow_up_task,
     new_lease,
-    plan_review,
-    qc_selected,
     queue_order,
+    sla_due,
+)
+from faceverdict.domain.review_qc import (
+    ReviewPair,
+    agreement_rates,
+    follow_up_task,
+    qc_selected,
     resolve,
     sample_draw,
-    sla_due,
+)
+from faceverdict.domain.review_routing import (
+    detector_conflict,
+    plan_review,
     triage,
 )
 

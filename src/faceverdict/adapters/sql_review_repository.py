@@ -38,7 +38,6 @@ from faceverdict.domain.review import (
     AttackType,
     Lease,
     Priority,
-    ReviewPair,
     ReviewTask,
     TaskKind,
     TaskReason,
@@ -46,6 +45,9 @@ from faceverdict.domain.review import (
     Tier,
     Verdict,
     VerdictLabel,
+)
+from faceverdict.domain.review_qc import (
+    ReviewPair,
 )
 from faceverdict.review_ports import (
     BacklogRow,

@@ -1,19 +1,18 @@
-"""Human review: tasks, priorities, SLAs, triage, leases, QC sampling, verdicts, agreement.
+"""Human review: tasks, priorities, SLAs, leases, verdicts, the review policy's shape.
 
-Pure rules only. The review policy (which checks need a person, how urgently, who may take
-them, how often a verdict is checked by a second reviewer) is data loaded from the policy
-file; this module holds its shape and the functions that apply it.
+Routing a decided check to review is in ``review_routing``; QC sampling, double review and
+agreement in ``review_qc``. Pure rules only. The review policy (which checks need a person,
+how urgently, who may take them, how often a verdict is checked by a second reviewer) is data
+loaded from the policy file; this module holds its shape.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from faceverdict.domain.detection import DetectorResult
 from faceverdict.domain.events import DomainEvent
 from faceverdict.domain.policy import Action
 
@@ -165,7 +164,8 @@ DEFAULT_VERDICT_ACTIONS: Mapping[VerdictLabel, Action] = {
 }
 
 
-def _fraction(name: str, value: float) -> None:
+def check_fraction(name: str, value: float) -> None:
+    """Refuse a policy fraction outside [0, 1] (``name`` says which)."""
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name} must be within [0, 1]")
 
@@ -194,9 +194,9 @@ class FlowReviewRules:
     def __post_init__(self) -> None:
         if self.sla <= timedelta(0) or self.audit_sla <= timedelta(0):
             raise ValueError("SLAs must be positive")
-        _fraction("senior_min_risk", self.senior_min_risk)
-        _fraction("audit_fraction", self.audit_fraction)
-        _fraction("double_review_fraction", self.double_review_fraction)
+        check_fraction("senior_min_risk", self.senior_min_risk)
+        check_fraction("audit_fraction", self.audit_fraction)
+        check_fraction("double_review_fraction", self.double_review_fraction)
         if self.conflict_spread is not None and not 0.0 < self.conflict_spread <= 1.0:
             raise ValueError("conflict_spread must be within (0, 1]")
         missing = set(VerdictLabel) - set(self.verdict_actions)
@@ -329,239 +329,6 @@ class ReviewTask:
 def queue_order(task: ReviewTask) -> tuple[int, datetime, datetime]:
     """Sort key of the queue: most urgent first, then the earliest due, then the oldest."""
     return (task.priority.rank, task.due_at, task.created_at)
-
-
-def detector_conflict(
-    results: Iterable[DetectorResult], spread: float | None, reference: str | None = None
-) -> bool:
-    """Whether detectors with an opinion are at least ``spread`` apart.
-
-    With a ``reference`` detector (the policy's default: provenance, hard evidence), only
-    disagreement with it counts: specialised learned detectors are *meant* to disagree (a
-    face swap fires the blending detector, not the synthetic-image one). Without one, any
-    two detectors ``spread`` apart conflict.
-    """
-    if spread is None:
-        return False
-    opinions = {
-        r.detector: r.fake_probability
-        for r in results
-        if r.fake_probability is not None and r.abstention is None
-    }
-    if len(opinions) < 2:
-        return False
-    if reference is None:
-        return max(opinions.values()) - min(opinions.values()) >= spread
-    anchor = opinions.pop(reference, None)
-    if anchor is None:
-        return False
-    return any(abs(p - anchor) >= spread for p in opinions.values())
-
-
-def triage(
-    rules: FlowReviewRules,
-    reasons: Iterable[TaskReason],
-    risk: float | None,
-    kind: TaskKind = TaskKind.PRIMARY,
-) -> Tier:
-    """Route high-risk work to seniors: adjudications, high composite risk, senior reasons."""
-    if kind is TaskKind.ADJUDICATION:
-        return Tier.SENIOR
-    if risk is not None and risk >= rules.senior_min_risk:
-        return Tier.SENIOR
-    if any(r in rules.senior_reasons for r in reasons):
-        return Tier.SENIOR
-    return Tier.JUNIOR
-
-
-def sample_draw(salt: str, subject: str) -> float:
-    """A uniform number in [0, 1) fixed by ``salt`` and ``subject``.
-
-    QC sampling is reproducible for an auditor who knows the salt, and unpredictable to a
-    reviewer who does not.
-    """
-    digest = hashlib.sha256(f"{salt}\x00{subject}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def qc_selected(fraction: float, draw: float) -> bool:
-    """Whether a draw in [0, 1) falls in the sampled ``fraction``."""
-    _fraction("fraction", fraction)
-    return draw < fraction
-
-
-@dataclass(frozen=True)
-class TaskPlan:
-    """What the policy asks for a decided check: a task's reasons, urgency and tier."""
-
-    reasons: tuple[TaskReason, ...]
-    priority: Priority
-    tier: Tier
-    due_at: datetime
-    decides: bool
-
-
-def plan_review(
-    rules: FlowReviewRules,
-    *,
-    action: Action,
-    final: bool,
-    risk: float | None,
-    results: Iterable[DetectorResult],
-    now: datetime,
-    audit_draw: float,
-    extra_reasons: tuple[TaskReason, ...] = (),
-) -> TaskPlan | None:
-    """The review a decision needs under ``rules``, or None.
-
-    A decision that is not final waits for the verdict (flow SLA and priority); a final
-    one is only audited (audit SLA and priority): its verdict becomes a label and a QC
-    measure, not a new decision.
-    """
-    reasons = list(extra_reasons)
-    if action in rules.task_actions:
-        reasons.append(TaskReason.POLICY_ACTION)
-    if detector_conflict(results, rules.conflict_spread, rules.conflict_reference):
-        reasons.append(TaskReason.DETECTOR_CONFLICT)
-    if not reasons and qc_selected(rules.audit_fraction, audit_draw):
-        reasons.append(TaskReason.QC_SAMPLE)
-    if not reasons:
-        return None
-    ordered = tuple(dict.fromkeys(reasons))
-    waiting = not final
-    return TaskPlan(
-        reasons=ordered,
-        priority=rules.priority if waiting else rules.audit_priority,
-        tier=triage(rules, ordered, risk),
-        due_at=sla_due(now, rules.sla if waiting else rules.audit_sla),
-        decides=waiting,
-    )
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """What one verdict leads to.
-
-    ``settled`` is the verdict that ends the case (None while a second look is pending);
-    ``follow_up`` the kind of task to create next; ``agreed`` whether a second review agreed
-    with the first (None when no pair was compared).
-    """
-
-    settled: Verdict | None
-    follow_up: TaskKind | None
-    agreed: bool | None = None
-
-
-def resolve(
-    kind: TaskKind, verdict: Verdict, first: Verdict | None, double_review: bool
-) -> Resolution:
-    """Apply the double-review rules to a verdict given on a task of ``kind``.
-
-    A sampled primary verdict waits for an independent second one; agreeing verdicts settle
-    the case with the first, disagreeing ones go to a senior whose verdict settles it.
-    """
-    if kind is TaskKind.PRIMARY:
-        if double_review:
-            return Resolution(settled=None, follow_up=TaskKind.SECOND)
-        return Resolution(settled=verdict, follow_up=None)
-    if kind is TaskKind.SECOND:
-        if first is None:
-            raise ValueError("a second review needs the first verdict to compare with")
-        if verdict.agrees_with(first):
-            return Resolution(settled=first, follow_up=None, agreed=True)
-        return Resolution(settled=None, follow_up=TaskKind.ADJUDICATION, agreed=False)
-    return Resolution(settled=verdict, follow_up=None)
-
-
-def follow_up_task(
-    parent: ReviewTask,
-    kind: TaskKind,
-    task_id: str,
-    now: datetime,
-    excluded: Iterable[str],
-) -> ReviewTask:
-    """The second review or adjudication that follows ``parent``.
-
-    It keeps the parent's due time (the customer is still waiting); an adjudication goes to a
-    senior, one priority level up, and none of the reviewers before may take it.
-    """
-    if kind is TaskKind.PRIMARY:
-        raise ValueError("a follow-up is a second review or an adjudication")
-    reason = TaskReason.SECOND_REVIEW if kind is TaskKind.SECOND else TaskReason.DISAGREEMENT
-    adjudication = kind is TaskKind.ADJUDICATION
-    return ReviewTask(
-        task_id=task_id,
-        check_id=parent.check_id,
-        flow=parent.flow,
-        kind=kind,
-        reasons=(reason,),
-        tier=Tier.SENIOR if adjudication else parent.tier,
-        priority=parent.priority.raised() if adjudication else parent.priority,
-        created_at=now,
-        due_at=parent.due_at,
-        decides=parent.decides,
-        risk=parent.risk,
-        parent_task_id=parent.task_id,
-        excluded=frozenset(excluded),
-    )
-
-
-@dataclass(frozen=True)
-class ReviewPair:
-    """Two independent verdicts on one case, and the senior's, where they disagreed."""
-
-    check_id: str
-    first_reviewer: str
-    first_label: VerdictLabel
-    second_reviewer: str
-    second_label: VerdictLabel
-    adjudicated_label: VerdictLabel | None = None
-
-    @property
-    def agreed(self) -> bool:
-        """Whether the two reviewers gave the same label."""
-        return self.first_label is self.second_label
-
-
-@dataclass(frozen=True)
-class AgreementRate:
-    """How often a reviewer agreed with an independent second look, and was upheld."""
-
-    reviewer_id: str
-    compared: int
-    agreed: int
-    adjudicated: int = 0
-    upheld: int = 0
-
-    @property
-    def rate(self) -> float | None:
-        """Agreements over comparisons; None before any comparison."""
-        return None if self.compared == 0 else self.agreed / self.compared
-
-    @property
-    def upheld_rate(self) -> float | None:
-        """How often a senior adjudication sided with this reviewer."""
-        return None if self.adjudicated == 0 else self.upheld / self.adjudicated
-
-
-def agreement_rates(pairs: Iterable[ReviewPair]) -> list[AgreementRate]:
-    """Per-reviewer agreement over QC pairs, sorted by reviewer id."""
-    counts: dict[str, list[int]] = {}
-    for pair in pairs:
-        for reviewer, label in (
-            (pair.first_reviewer, pair.first_label),
-            (pair.second_reviewer, pair.second_label),
-        ):
-            c = counts.setdefault(reviewer, [0, 0, 0, 0])
-            c[0] += 1
-            c[1] += int(pair.agreed)
-            if pair.adjudicated_label is not None:
-                c[2] += 1
-                c[3] += int(label is pair.adjudicated_label)
-    return [
-        AgreementRate(reviewer_id=r, compared=c[0], agreed=c[1], adjudicated=c[2], upheld=c[3])
-        for r, c in sorted(counts.items())
-    ]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,9 @@ from datetime import timedelta
 
 from faceverdict.domain.assurance import ASSURANCE_STAGE, AssurancePolicy
 from faceverdict.domain.check import Check, CheckState, Decision
-from faceverdict.domain.review import sample_draw
+from faceverdict.domain.review_qc import (
+    sample_draw,
+)
 from faceverdict.errors import NotFound
 from faceverdict.job_ports import CheckStates, Job, JobQueue
 from faceverdict.ports import CaptureVault, CheckRepository, Clock, DecisionConflict, EntryDraft

@@ -23,9 +23,13 @@ from faceverdict.domain.review import (
     TaskReason,
     TaskStatus,
     Verdict,
-    plan_review,
+)
+from faceverdict.domain.review_qc import (
     qc_selected,
     sample_draw,
+)
+from faceverdict.domain.review_routing import (
+    plan_review,
 )
 from faceverdict.errors import NotFound
 from faceverdict.ports import CheckRepository, Clock, DecisionFeed, SweepMarks

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from faceverdict.domain.review import AgreementRate, VerdictLabel, agreement_rates
+from faceverdict.domain.review import (
+    VerdictLabel,
+)
+from faceverdict.domain.review_qc import (
+    AgreementRate,
+    agreement_rates,
+)
 from faceverdict.errors import InvalidRequest, NotFound
 from faceverdict.review_ports import BacklogRow, Outcome, StoredEvent
 from faceverdict.services.review import ReviewService

@@ -11,13 +11,15 @@ from datetime import datetime
 from faceverdict.domain.check import Decision
 from faceverdict.domain.review import (
     FlowReviewRules,
-    ReviewPair,
     ReviewTask,
     TaskKind,
     Verdict,
+    review_reasons,
+)
+from faceverdict.domain.review_qc import (
+    ReviewPair,
     follow_up_task,
     resolve,
-    review_reasons,
 )
 from faceverdict.review_ports import Outcome, StoredVerdict
 from faceverdict.services.checks import new_id
