@@ -21,9 +21,12 @@ Recipe (Shiohara and Yamasaki, CVPR 2022, with Face X-ray's boundary target):
   fine-tuned except the stem and first blocks (``--freeze-blocks``, the costly full-resolution
   layers), with a real/fake logit and a blend-boundary map head on the stride-16 features
   (14 x 14 at 224 px). AdamW, warm-up and cosine schedule, BCE on both heads.
-- Checkpoint: the lowest classification loss on held-out self-blends of validation faces
-  (never on the photoshop validation AUC). Then ONNX export (opset 17, dynamic batch), a
-  torch-vs-ONNX check, the manifest entry and the model card with per-family metrics.
+- Checkpoint: the lowest classification loss on held-out self-blends of the train-internal
+  hold-out (``training.data.in_tune``: 10 % of the training groups, not trained on; never the
+  validation faces, never a fake family). ``--checkpoint-faces validation`` restores the
+  recipe of the weights committed before 2026-12-07, which used validation faces here. Then
+  ONNX export (opset 17, dynamic batch), a torch-vs-ONNX check, the manifest entry and the
+  model card with per-family metrics.
 
 Time: ``--max-minutes`` (default 40) bounds the run. After a few steps the command measures its
 speed and plans the number of steps that fits, and re-plans at every validation pass as the
@@ -67,11 +70,12 @@ from faceverdict.training.blending_data import (
     keep_licences,
     load_item,
     read_index,
+    split_key,
 )
 from faceverdict.training.blending_metrics import final_metrics
 from faceverdict.training.blending_net import BlendingNet, export_onnx, update_manifest
 from faceverdict.training.blending_report import History, data_counts, weights_licence, write_card
-from faceverdict.training.data import DEFAULT_CACHE
+from faceverdict.training.data import DEFAULT_CACHE, in_tune
 
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_CARD = REPO / "docs" / "models" / "blending.md"
@@ -374,6 +378,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--extra-fakes", action="store_true", help="add train photoshop fakes")
     parser.add_argument("--extra-repeat", type=int, default=3, help="pairs per extra fake")
     parser.add_argument("--val-faces", type=int, default=300, help="faces for checkpointing")
+    parser.add_argument(
+        "--checkpoint-faces",
+        choices=("tune", "validation"),
+        default="tune",
+        help="where the checkpointing faces come from: the train-internal hold-out (default) or "
+        "the validation split (the recipe before 2026-12-07)",
+    )
     parser.add_argument("--evals", type=int, default=5, help="validation passes per run")
     parser.add_argument("--probe-steps", type=int, default=20, help="steps timed to plan")
     parser.add_argument(
@@ -402,8 +413,12 @@ def main(argv: list[str] | None = None) -> None:
     train_rows = [r for r in rows if not in_validation(r)]
     val_rows = [r for r in rows if in_validation(r)]
     train_reals = [r for r in train_rows if r["label"] == "real"]
+    tune_reals = [r for r in train_reals if in_tune(split_key(r))]
+    if args.checkpoint_faces == "tune":
+        train_reals = [r for r in train_reals if not in_tune(split_key(r))]
     if args.limit:  # a quick smoke run: a few faces of every family
         train_reals = train_reals[: args.limit]
+        tune_reals = tune_reals[: args.limit]
         per_family: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for r in val_rows:
             per_family[str(r["family"])].append(r)
@@ -412,7 +427,9 @@ def main(argv: list[str] | None = None) -> None:
     val_reals_rows = [r for r in val_rows if r["label"] == "real"]
     print(
         f"{len(train_reals)} train reals, {len(extra_rows)} extra fakes, "
-        f"{len(val_rows)} validation rows; device {device}",
+        f"{len(val_rows)} validation rows; checkpoint faces: {args.checkpoint_faces} "
+        f"({len(tune_reals) if args.checkpoint_faces == 'tune' else len(val_reals_rows)}); "
+        f"device {device}",
         flush=True,
     )
 
@@ -427,17 +444,20 @@ def main(argv: list[str] | None = None) -> None:
         run = json.loads(run_path.read_text())
         history = History(**run["history"])
         export, counts, argv = run["export"], run["counts"], run["argv"]
+        args.checkpoint_faces = parse_args(argv).checkpoint_faces
     else:
         reals = [load(r) for r in train_reals]
         extras = [load(r) for r in extra_rows]
         extra_reals = [i for i in reals if i.row["family"] == "camera_ciplab"] or reals
         print(f"loaded crops in {time.time() - started:.0f} s", flush=True)
-        # Fixed held-out self-blends for checkpointing (validation faces, augmented, seeded).
-        pick = np.random.default_rng([args.seed, 3]).permutation(len(val_items))
+        # Fixed held-out self-blends for checkpointing (augmented, seeded).
+        tune = args.checkpoint_faces == "tune"
+        checkpoint_items = [load(r) for r in tune_reals] if tune else val_items
+        pick = np.random.default_rng([args.seed, 3]).permutation(len(checkpoint_items))
         val_samples: list[Sample] = []
         for index in sorted(int(i) for i in pick[: args.val_faces]):
             rng = np.random.default_rng([args.seed, 11, index])
-            val_samples += list(blend_pair(val_items[index], args.size, rng))
+            val_samples += list(blend_pair(checkpoint_items[index], args.size, rng))
 
         net = BlendingNet(args.size, freeze_blocks=args.freeze_blocks).to(device)
         net = net.to(memory_format=torch.channels_last)

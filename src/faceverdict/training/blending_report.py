@@ -215,6 +215,11 @@ def write_card(
     add(f"Effective options: {options}.")
     add("")
     reason = history.plan_reason
+    checkpoint_faces = (
+        "validation faces"
+        if getattr(args, "checkpoint_faces", "validation") == "validation"
+        else "faces of the train-internal hold-out (10 % of the training groups, not trained on)"
+    )
     add(
         f"- seed {args.seed}; device {export['device']}; {args.threads} CPU thread(s); "
         f"batch {args.batch} ({args.batch // 2} real + {args.batch // 2} self-blend pairs); "
@@ -229,7 +234,7 @@ def write_card(
     )
     add(
         f"- checkpoint: step {history.best_step}, lowest classification loss on held-out "
-        f"self-blends of {counts['val_sbi_faces']} validation faces ({history.best_loss:.4f})"
+        f"self-blends of {counts['val_sbi_faces']} {checkpoint_faces} ({history.best_loss:.4f})"
     )
     add(
         f"- sampling: one real/self-blend pair per face; no real family fills more than "

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from faceverdict.evaluation.split import group_fraction, group_key
+
 DEFAULT_CACHE = Path(os.environ.get("FACEVERDICT_CACHE", Path.home() / ".cache" / "faceverdict"))
+# The train-internal hold-out that recipes choose checkpoints on: 10 % of the training groups,
+# by another hash seed than the validation split's, so validation never picks a checkpoint.
+TUNE_SEED = 1
+TUNE_FRACTION = 0.1
+
+
+def in_tune(split_row: Mapping[str, str]) -> bool:
+    """Whether a training-side row (``relpath``, ``group``) is in the train-internal hold-out."""
+    return group_fraction(group_key(split_row), TUNE_SEED) < TUNE_FRACTION
 
 
 @dataclass(frozen=True)

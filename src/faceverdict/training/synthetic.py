@@ -84,7 +84,7 @@ CARD = REPO / "docs" / "models" / "synthetic.md"
 # The tune hold-out's augmented copies are drawn with this seed whatever the training seed, so
 # that the keep-rule compares runs of different seeds on the same images (before 2026-12-07
 # they followed --seed, and tune losses of different seeds were not comparable).
-TUNE_SEED = 0
+TUNE_AUGMENT_SEED = 0
 
 
 # --- training --------------------------------------------------------------------------------
@@ -236,7 +236,7 @@ def train(
     weights = sampling_weights(train_items)
     fake_mass = float(sum(w for w, i in zip(weights, train_items, strict=True) if i.fake))
     pos_weight = torch.tensor([(1.0 - fake_mass) / fake_mass], device=device)
-    x_tune, y_tune, w_tune = tune_set(tune_items, TUNE_SEED)
+    x_tune, y_tune, w_tune = tune_set(tune_items, TUNE_AUGMENT_SEED)
     steps_per_epoch = math.ceil(options.samples_per_epoch / options.batch_size)
     total = steps_per_epoch * options.epochs
     optimiser = torch.optim.AdamW(model.parameters(), lr=options.lr, weight_decay=0.05)

@@ -25,11 +25,9 @@ from faceverdict.detectors.synthetic import (
     face_patch,
     patch_origin,
 )
-from faceverdict.evaluation.split import group_fraction, group_key
 from faceverdict.training.crops import cache_dir
+from faceverdict.training.data import in_tune
 
-TUNE_SEED = 1  # hash seed of the train-internal hold-out (the validation split uses seed 0)
-TUNE_FRACTION = 0.1
 WINDOW = 384  # native-resolution window kept in memory per image, around the face
 EXCLUDED_FAMILY_PREFIXES = ("photoshop",)  # not fully generated faces
 EVAL_ONLY = "eval only"
@@ -91,7 +89,7 @@ def trainable(item: Item, licences: Sequence[str] | None, include_eval_only: boo
 
 def is_tune(item: Item) -> bool:
     """The train-internal hold-out used to choose the checkpoint."""
-    return group_fraction(group_key(item.split_row), TUNE_SEED) < TUNE_FRACTION
+    return in_tune(item.split_row)
 
 
 def load_window(item: Item, root: Path) -> None:

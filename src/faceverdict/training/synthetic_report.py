@@ -25,12 +25,8 @@ from faceverdict.detectors.synthetic import (
 from faceverdict.errors import CaptureRejected
 from faceverdict.evaluation.metrics import quantile, reliability, roc_auc
 from faceverdict.evaluation.runner import TRANSFORMS
-from faceverdict.training.synthetic_data import (
-    EXCLUDED_FAMILY_PREFIXES,
-    TUNE_FRACTION,
-    TUNE_SEED,
-    Item,
-)
+from faceverdict.training.data import TUNE_FRACTION, TUNE_SEED
+from faceverdict.training.synthetic_data import EXCLUDED_FAMILY_PREFIXES, Item
 from faceverdict.training.synthetic_net import RADIAL_BINS, SPECTRUM_POOL
 
 MODEL_FILE = f"{MODEL_NAME}.onnx"
