@@ -117,3 +117,22 @@ def test_eval_leaves_out_the_real_photos_that_calibrated_the_score() -> None:
     picked = {r.relpath for r in chosen}
     assert not any(r.relpath in picked for r in calibration if r.label == "real")
     assert all(r.relpath in picked for r in calibration if r.label == "fake")
+
+
+def test_train_internal_hold_out_keeps_groups_whole_and_is_independent_of_validation() -> None:
+    from faceverdict.training.data import TUNE_FRACTION, in_tune
+
+    rows = manifest(n_groups=2000, per_group=3, ungrouped=2000)
+    training_side = [r for r in rows if not is_validation(r)]
+    tune = [r for r in training_side if in_tune(r)]
+    assert abs(len(tune) / len(training_side) - TUNE_FRACTION) < 0.03
+    by_group: dict[str, set[bool]] = {}
+    for r in training_side:
+        if r["group"]:
+            by_group.setdefault(r["group"], set()).add(in_tune(r))
+    assert all(len(answers) == 1 for answers in by_group.values())  # a person is never split
+    # Another hash seed than the validation split's: the hold-out is not the validation
+    # split's edge (its share among validation rows is the same 10 %).
+    validation = [r for r in rows if is_validation(r)]
+    share = sum(in_tune(r) for r in validation) / len(validation)
+    assert abs(share - TUNE_FRACTION) < 0.03
