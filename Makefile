@@ -57,7 +57,8 @@ crops: train ## face-crop cache every recipe reads (~/.cache/faceverdict, never 
 	$(BIN)/python -m faceverdict.training.crops --manifest $(DATASET)/MANIFEST.csv --root $(DATASET)
 
 train-blending: crops ## blending detector: models/blending_v1.onnx + docs/models/blending.md
-	$(BIN)/python -m faceverdict.training.blending --extra-fakes --max-minutes 70
+	$(BIN)/python -m faceverdict.training.blending --extra-fakes --max-minutes 70 --threads 2 \
+		--schedule 20:2330,466:2238,932:2144,1864:2485
 
 train-synthetic: crops ## synthetic-image detector: models/synthetic_v1.onnx + docs/models/synthetic.md
 	$(BIN)/python -m faceverdict.training.synthetic --seed 0 --epochs 40 --max-minutes 45 --threads 2
