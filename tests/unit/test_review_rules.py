@@ -139,6 +139,22 @@ def test_plan_audits_final_decisions_on_the_audit_sla() -> None:
     assert unsampled is None
 
 
+def test_plan_never_audits_a_decision_that_is_not_final() -> None:
+    # A step-up waiting for assurance is not an automated final decision: sampling it would
+    # queue a QC task that then blocks the assurance escalation for the same check.
+    everything = FlowReviewRules(audit_fraction=1.0)
+    for action in (Action.ACCEPT, Action.STEP_UP):
+        pending = plan_review(
+            everything, action=action, final=False, risk=0.1, results=[], now=NOW, audit_draw=0.0
+        )
+        assert pending is None
+    final = plan_review(
+        everything, action=Action.ACCEPT, final=True, risk=0.1, results=[], now=NOW, audit_draw=0.0
+    )
+    assert final is not None
+    assert final.reasons == (TaskReason.QC_SAMPLE,)
+
+
 def test_plan_flags_detector_conflict_and_sends_it_to_a_senior() -> None:
     results = [result("provenance", 0.95), result("blending", 0.1), result("x", None)]
     assert detector_conflict(results, 0.6)

@@ -95,7 +95,9 @@ def plan_review(
         reasons.append(TaskReason.POLICY_ACTION)
     if detector_conflict(results, rules.conflict_spread, rules.conflict_reference):
         reasons.append(TaskReason.DETECTOR_CONFLICT)
-    if not reasons and qc_selected(rules.audit_fraction, audit_draw):
+    # Only final automated decisions are audited: one still pending (a step-up waiting for
+    # assurance) would otherwise hold a QC task that blocks the escalation that follows.
+    if not reasons and final and qc_selected(rules.audit_fraction, audit_draw):
         reasons.append(TaskReason.QC_SAMPLE)
     if not reasons:
         return None
