@@ -254,9 +254,9 @@ def write_card(
         "depends on the machine's speed and load)"
     )
     add("")
-    add("Validation passes during training:")
+    add(f"Passes on the checkpoint self-blends during training ({checkpoint_faces}):")
     add("")
-    add("| step | minutes | val cls loss | val map loss | held-out SBI AUC |")
+    add("| step | minutes | held-out cls loss | held-out map loss | held-out SBI AUC |")
     add("|---|---|---|---|---|")
     for e in history.evals:
         add(
