@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -246,8 +245,8 @@ def test_simulated_upsampling_keeps_the_image_and_adds_upsampling_traces() -> No
 
 def test_simulated_slots_replace_only_fake_slots_with_real_items() -> None:
     pytest.importorskip("torch")
-    from faceverdict.training.synthetic import Options, simulated_slots
     from faceverdict.training.synthetic_data import Item
+    from faceverdict.training.synthetic_samples import simulated_slots
 
     def item(fake: bool) -> Item:
         return Item("x", fake, "f" if fake else "r", "s", "", "", (0.0, 0.0, 1.0, 1.0))
@@ -256,16 +255,10 @@ def test_simulated_slots_replace_only_fake_slots_with_real_items() -> None:
     weights = np.full(10, 0.1)
     indices = np.random.default_rng(0).integers(0, 10, 4000)
     before = indices.copy()
-    options = Options(
-        epochs=1, samples_per_epoch=1, batch_size=1, lr=0.0, seed=0, device="cpu", threads=1,
-        workers=0, max_minutes=1.0, licences=None, include_eval_only=False, cache=Path("."),
-        root=Path("."), models_dir=Path("."), card=Path("."), simulated_fakes=0.25,
-    )  # fmt: skip
-    flags = simulated_slots(items, indices, weights, options, np.random.default_rng(1))
+    flags = simulated_slots(items, indices, weights, 0.25, np.random.default_rng(1))
     fake_before = np.array([items[k].fake for k in before])
     assert not flags[~fake_before].any()
     assert 0.2 < flags[fake_before].mean() < 0.3
     assert not any(items[k].fake for k in indices[flags])
     np.testing.assert_array_equal(indices[~flags], before[~flags])
-    none = Options(**{**options.__dict__, "simulated_fakes": 0.0})
-    assert not simulated_slots(items, before.copy(), weights, none, np.random.default_rng(1)).any()
+    assert not simulated_slots(items, before.copy(), weights, 0.0, np.random.default_rng(1)).any()

@@ -217,7 +217,7 @@ def write_card(
     reason = history.plan_reason
     checkpoint_faces = (
         "validation faces"
-        if getattr(args, "checkpoint_faces", "validation") == "validation"
+        if args.checkpoint_faces == "validation"
         else "faces of the train-internal hold-out (10 % of the training groups, not trained on)"
     )
     add(

@@ -37,32 +37,25 @@ import math
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import torch
 import torch.nn.functional as F  # noqa: N812
-from torch import Tensor, nn
 
-from faceverdict.detectors.base import Face, RGBImage
 from faceverdict.detectors.model_files import MODELS_DIR, sha256_file
 from faceverdict.detectors.synthetic import (
     MODEL_NAME,
     PATCH_SIZE,
-    face_patch,
-    to_input,
 )
 from faceverdict.evaluation.metrics import roc_auc
 from faceverdict.evaluation.split import is_validation
 from faceverdict.training.data import DEFAULT_CACHE
-from faceverdict.training.simulated_fakes import simulate_upsampling
 from faceverdict.training.synthetic_card_text import STATIC_SECTIONS
 from faceverdict.training.synthetic_data import (
     EXCLUDED_FAMILY_PREFIXES,
     Item,
-    augmented_patch,
     is_tune,
     load_window,
     read_index,
@@ -76,6 +69,12 @@ from faceverdict.training.synthetic_report import (
     latency_ms,
     metrics,
     write_card,
+)
+from faceverdict.training.synthetic_samples import (
+    Samples,
+    simulated_slots,
+    tune_set,
+    unseen_generator_probe,
 )
 
 REPO = Path(__file__).resolve().parents[3]
@@ -128,104 +127,6 @@ class History:
     log: list[dict[str, float]] = field(default_factory=list)
 
 
-class _Samples(torch.utils.data.Dataset[tuple[Tensor, Tensor]]):
-    """Epoch samples: item indices drawn in advance; each sample's randomness from its index.
-
-    Where ``simulated`` is set, the (real) item is rebuilt by ``simulate_upsampling`` and
-    labelled fake before the common augmentation.
-    """
-
-    def __init__(
-        self,
-        items: Sequence[Item],
-        indices: npt.NDArray[np.int64],
-        seed: int,
-        epoch: int,
-        simulated: npt.NDArray[np.bool_] | None = None,
-    ) -> None:
-        self.items, self.indices, self.seed, self.epoch = items, indices, seed, epoch
-        self.simulated = simulated if simulated is not None else np.zeros(len(indices), bool)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, k: int) -> tuple[Tensor, Tensor]:
-        item = self.items[int(self.indices[k])]
-        rng = np.random.default_rng([self.seed, self.epoch, k])
-        if self.simulated[k]:
-            assert item.window is not None
-            item = replace(item, window=simulate_upsampling(item.window, rng), fake=True)
-        patch = augmented_patch(item, rng)
-        x = torch.from_numpy(to_input([patch])[0])
-        return x, torch.tensor([float(item.fake)])
-
-
-def clean_patch(item: Item) -> RGBImage:
-    """The detector's patch of a loaded item, without augmentation."""
-    assert item.window is not None
-    return face_patch(item.window, Face(box=item.box, score=1.0))
-
-
-def tune_set(items: Sequence[Item], seed: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Fixed hold-out inputs: each tune image clean and once augmented; class-balancing weights."""
-    patches, labels = [], []
-    for n, item in enumerate(items):
-        patches.append(clean_patch(item))
-        patches.append(augmented_patch(item, np.random.default_rng([seed, 999_999, n])))
-        labels += [float(item.fake)] * 2
-    y = torch.tensor(labels).unsqueeze(1)
-    n_fake = float(y.sum())
-    w = torch.where(y > 0, 0.5 / max(n_fake, 1.0), 0.5 / max(len(labels) - n_fake, 1.0))
-    return torch.from_numpy(to_input(patches)), y, w * len(labels)
-
-
-def unseen_generator_probe(
-    model: nn.Module, probes: Sequence[Item], tune_items: Sequence[Item]
-) -> dict[str, float]:
-    """AUC per never-trained fake family (training-side images, not validation) against the
-    tune reals: how the model does on generators it has not seen, without touching the split.
-
-    Keep-rule for a retrain: lower tune loss *and* no family here more than 0.02 below the
-    committed model's figure.
-    """
-    reals = [i for i in tune_items if not i.fake]
-    device = torch.device("cpu")
-
-    def logits(items: Sequence[Item]) -> npt.NDArray[np.float32]:
-        x = torch.from_numpy(to_input([clean_patch(i) for i in items]))
-        out: npt.NDArray[np.float32] = predict(model, x, device).numpy().ravel()
-        return out
-
-    real_logits = logits(reals)
-    result: dict[str, float] = {}
-    for family in sorted({i.family for i in probes}):
-        fake_logits = logits([i for i in probes if i.family == family])
-        labels = np.array([1.0] * len(fake_logits) + [0.0] * len(real_logits))
-        result[family] = roc_auc(labels, np.concatenate([fake_logits, real_logits]))
-    return result
-
-
-def simulated_slots(
-    items: Sequence[Item],
-    indices: npt.NDArray[np.int64],
-    weights: npt.NDArray[np.float64],
-    options: Options,
-    rng: np.random.Generator,
-) -> npt.NDArray[np.bool_]:
-    """Give ``options.simulated_fakes`` of the fake slots to real items to be simulated.
-
-    ``indices`` is changed in place; the class balance stays as sampled. Returns the flags.
-    """
-    flags = np.zeros(len(indices), dtype=bool)
-    if options.simulated_fakes <= 0.0:
-        return flags
-    real = np.array([0.0 if i.fake else 1.0 for i in items]) * weights
-    fake_slots = np.array([items[int(k)].fake for k in indices])
-    flags = fake_slots & (rng.random(len(indices)) < options.simulated_fakes)
-    indices[flags] = rng.choice(len(items), size=int(flags.sum()), p=real / real.sum())
-    return flags
-
-
 def train(
     options: Options, train_items: list[Item], tune_items: list[Item], log: Callable[[str], None]
 ) -> tuple[ResidualNet, History]:
@@ -255,9 +156,11 @@ def train(
     sampler_rng = np.random.default_rng([options.seed, 12345])
     for epoch in range(options.epochs):
         indices = sampler_rng.choice(len(train_items), size=options.samples_per_epoch, p=weights)
-        simulated = simulated_slots(train_items, indices, weights, options, sampler_rng)
+        simulated = simulated_slots(
+            train_items, indices, weights, options.simulated_fakes, sampler_rng
+        )
         loader = torch.utils.data.DataLoader(
-            _Samples(train_items, indices, options.seed, epoch, simulated),
+            Samples(train_items, indices, options.seed, epoch, simulated),
             batch_size=options.batch_size,
             shuffle=False,
             num_workers=options.workers,
