@@ -11,6 +11,7 @@ import pytest
 from faceverdict.training.blending_args import parse_args
 from faceverdict.training.blending_ensemble import (
     combine_onnx,
+    display_path,
     ensemble_command,
     member_command,
     read_members,
@@ -105,6 +106,11 @@ def test_recipe_argv_drops_only_the_seed_and_the_paths() -> None:
     assert recipe_argv(["--seed=3", *RECIPE]) == RECIPE
 
 
+def test_cards_do_not_name_the_trainers_home_folder() -> None:
+    assert display_path(Path.home() / "runs" / "s0") == "~/runs/s0"
+    assert display_path(Path("/srv/runs")) == "/srv/runs"
+
+
 def finished_run(folder: Path, seed: int, scale: float, recipe: list[str] = RECIPE) -> Path:
     """A run folder as the recipe leaves it: the ONNX file and run.json."""
     folder.mkdir(parents=True)
@@ -154,7 +160,8 @@ def test_the_card_gives_both_commands_and_every_run(tmp_path: Path) -> None:
 
     assert member_command(members) in text
     assert ensemble_command(members) in text
-    assert "--seed S (S = 0, 1)" in text
+    assert "--seed S --out RUN" in text
+    assert f"S -> RUN: 0 -> {tmp_path / 's0'}, 1 -> {tmp_path / 's1'}" in text
     assert "### Run with seed 0" in text
     assert "### Run with seed 1" in text
     assert members[1].sha256 in text

@@ -169,12 +169,12 @@ def display_path(path: Path) -> str:
 
 
 def member_command(members: Sequence[Member]) -> str:
-    """The recipe every member ran, with its seeds."""
-    seeds = ", ".join(str(m.seed) for m in members)
+    """The recipe every member ran, each with its seed and its own run folder."""
+    runs = ", ".join(f"{m.seed} -> {display_path(m.folder)}" for m in members)
     return (
         "python -m faceverdict.training.blending "
         + " ".join(recipe_argv(members[0].argv))
-        + f" --seed S (S = {seeds})"
+        + f" --seed S --out RUN --work RUN --card RUN/card.md  # S -> RUN: {runs}"
     )
 
 
