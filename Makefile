@@ -56,9 +56,17 @@ train: $(STAMP) ## install the training extra
 crops: train ## face-crop cache every recipe reads (~/.cache/faceverdict, never committed)
 	$(BIN)/python -m faceverdict.training.crops --manifest $(DATASET)/MANIFEST.csv --root $(DATASET)
 
-train-blending: crops ## blending detector: models/blending_v1.onnx + docs/models/blending.md
-	$(BIN)/python -m faceverdict.training.blending --extra-fakes --max-minutes 70 --threads 2 \
-		--schedule 20:2330,466:2238,932:2144,1864:2485
+BLENDING_RUNS ?= $(HOME)/.cache/faceverdict/runs
+BLENDING_RECIPE := --extra-fakes --max-minutes 70 --threads 2 \
+	--schedule 20:2330,466:2238,932:2144,1864:2485
+train-blending: crops ## blending detector, a 2-seed ensemble (~70 min on 2 cores): models/blending_v1.onnx + docs/models/blending.md
+	for seed in 0 1; do \
+		run=$(BLENDING_RUNS)/blending-seed$$seed; \
+		$(BIN)/python -m faceverdict.training.blending $(BLENDING_RECIPE) --seed $$seed \
+			--out $$run --work $$run --card $$run/card.md || exit 1; \
+	done
+	$(BIN)/python -m faceverdict.training.blending --threads 2 \
+		--ensemble-of $(BLENDING_RUNS)/blending-seed0 $(BLENDING_RUNS)/blending-seed1
 
 train-synthetic: crops ## synthetic-image detector: models/synthetic_v1.onnx + docs/models/synthetic.md
 	$(BIN)/python -m faceverdict.training.synthetic --seed 0 --epochs 40 --max-minutes 45 --threads 2

@@ -83,6 +83,11 @@ def test_the_ensemble_outputs_the_mean_of_its_members(tmp_path: Path) -> None:
         np.testing.assert_allclose(got[index], np.mean([e[index] for e in each], axis=0), rtol=1e-6)
     # The members really differ, so the mean is not one of them.
     assert not np.allclose(each[0][0], each[1][0])
+    # What the members compute alike (the frozen backbone, here the pooling) runs once;
+    # what differs (their own weights) runs per member.
+    ops = [node.op_type for node in onnx.load(str(out)).graph.node]
+    assert ops.count("AveragePool") == 1
+    assert ops.count("Sigmoid") == 3
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["image"]
     assert [o.name for o in session.get_outputs()] == ["fake_logit", "boundary"]

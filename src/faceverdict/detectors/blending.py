@@ -6,6 +6,8 @@ EfficientNet-Lite0 fine-tuned on *self-blended images* (Shiohara and Yamasaki, C
 made from real faces alone by blending each face with a transformed copy of itself, so it learns
 the seam rather than any one face-swap tool. A second head predicts the blending boundary
 ``4 * M * (1 - M)`` (Face X-ray, Li et al., CVPR 2020) on a coarse grid: that is the heatmap.
+The shipped file is a seed ensemble: two runs of the recipe averaged inside one ONNX graph
+(``training.blending_ensemble``), so the interface below is that of one network.
 
 Input: the ``crop_face`` square at ``CROP_MARGIN`` times the face box, resized to
 ``INPUT_SIZE``, RGB 0-255 as float32 NCHW (the ImageNet normalisation is inside the ONNX graph).
@@ -102,7 +104,7 @@ class BlendingDetector:
             needs_face=True,
             description=(
                 "Blending-boundary (face swap / pasted face part) detector: EfficientNet-Lite0 "
-                "trained on self-blended images, with a boundary heatmap"
+                "trained on self-blended images (a seed ensemble), with a boundary heatmap"
             ),
             weights_sha256=model.sha256,
             input_size=INPUT_SIZE,

@@ -31,7 +31,8 @@ def recipe_lines(
             f"A **seed ensemble**: {len(members)} runs of one recipe that differ only in "
             "`--seed`, joined into one ONNX graph that averages their fake logits and boundary "
             "maps (`training.blending_ensemble`): the detector's input and outputs are those of "
-            f"one model, at {len(members)} times its inference cost. Seeds alone move a "
+            "one model. The members' frozen stem and first blocks are the same ImageNet layers "
+            "and run once; the rest runs per member. Seeds alone move a "
             'photoshop family by up to 0.14 AUC (see "Why these weights"); averaging them '
             "removes part of that run-to-run variance without choosing between runs. "
             "`make train-blending` runs:"
@@ -107,8 +108,10 @@ def run_lines(
     if history.steps_done < history.planned_steps:
         replay += f" --stop-step {history.steps_done}"
     add(
-        f"- to reproduce exactly: the same command with `{replay}` (the time-based plan "
-        "depends on the machine's speed and load)"
+        f"- to replay the run's step plan: the same command with `{replay}` (the time-based "
+        "plan depends on the machine's speed and load). CPU training is reproducible in "
+        "distribution, not bit for bit: a rerun of a seed on another day gives other weights "
+        "of the same held-out quality"
     )
     add("")
     add(f"Passes on the checkpoint self-blends during training ({checkpoint_faces}):")
