@@ -19,7 +19,7 @@ from faceverdict.training.blending_ensemble import (
 )
 from faceverdict.training.blending_history import History
 from faceverdict.training.blending_recipe_card import recipe_lines
-from faceverdict.training.blending_report import hand_written
+from faceverdict.training.model_card import hand_written
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")

