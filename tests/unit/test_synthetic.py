@@ -262,3 +262,53 @@ def test_simulated_slots_replace_only_fake_slots_with_real_items() -> None:
     assert not any(items[k].fake for k in indices[flags])
     np.testing.assert_array_equal(indices[~flags], before[~flags])
     assert not simulated_slots(items, before.copy(), weights, 0.0, np.random.default_rng(1)).any()
+
+
+def test_resize_factor_without_downscale_share_reads_the_generator_as_before() -> None:
+    from faceverdict.training.synthetic_data import RESIZE_RANGE, resize_factor
+
+    for seed in range(50):
+        rng, legacy = np.random.default_rng(seed), np.random.default_rng(seed)
+        expected = None
+        if legacy.random() < 0.5:
+            expected = float(np.exp(legacy.uniform(np.log(0.5), np.log(1.5))))
+        assert resize_factor(rng) == expected
+        assert rng.random() == legacy.random()  # the same number of draws
+    assert RESIZE_RANGE == (0.5, 1.5)
+
+
+def test_downscale_share_shrinks_that_share_of_samples() -> None:
+    from faceverdict.training.synthetic_data import DOWNSCALE_RANGE, RESIZE_RANGE, resize_factor
+
+    rng = np.random.default_rng(0)
+    always = [resize_factor(rng, downscale_share=1.0) for _ in range(500)]
+    assert all(f is not None and DOWNSCALE_RANGE[0] <= f <= DOWNSCALE_RANGE[1] for f in always)
+    some = [resize_factor(rng, downscale_share=0.35) for _ in range(4000)]
+    # 35 % shrink to 0.45-0.75x; of the other 65 %, half resize and about 0.37 of those
+    # fall below 0.75: about 0.47 in all (0.09 without the share).
+    share = sum(1 for f in some if f is not None and f < 0.75) / len(some)
+    assert 0.42 < share < 0.52
+    assert any(f is not None and f < RESIZE_RANGE[0] for f in some)
+
+
+def test_half_size_item_is_what_the_evaluation_resize_leaves() -> None:
+    pytest.importorskip("torch")
+    from faceverdict.training.synthetic_data import Item
+    from faceverdict.training.synthetic_samples import clean_patch, half_size, half_size_tune_set
+
+    window = np.ascontiguousarray(synthetic_face(size=(300, 240), face_fraction=0.5, seed=2))
+    item = Item(
+        "x", True, "f", "s", "", "", (60.0, 40.0, 180.0, 200.0), window, (60.0, 40.0, 180.0, 200.0)
+    )
+    half = half_size(item)
+    assert half.window is not None
+    assert half.window.shape == (120, 150, 3)
+    assert half.box == (30.0, 20.0, 90.0, 100.0)
+    assert item.window is window  # the original is left alone
+    assert clean_patch(half).shape == (PATCH_SIZE, PATCH_SIZE, 3)
+    real = Item("y", False, "r", "s", "", "", item.box, window, item.box)
+    x, y, w = half_size_tune_set([item, real, real])
+    assert tuple(x.shape) == (3, 3, PATCH_SIZE, PATCH_SIZE)
+    assert y.ravel().tolist() == [1.0, 0.0, 0.0]
+    # classes weigh the same: one fake against two reals
+    assert abs(float(w[0]) - 2 * float(w[1])) < 1e-6

@@ -72,6 +72,7 @@ from faceverdict.training.synthetic_report import (
 )
 from faceverdict.training.synthetic_samples import (
     Samples,
+    half_size_tune_set,
     simulated_slots,
     tune_set,
     unseen_generator_probe,
@@ -113,6 +114,7 @@ class Options:
     spectrum: bool = False
     rewrite_card: bool = False
     simulated_fakes: float = 0.0
+    downscale_share: float = 0.0
 
 
 @dataclass
@@ -160,7 +162,7 @@ def train(
             train_items, indices, weights, options.simulated_fakes, sampler_rng
         )
         loader = torch.utils.data.DataLoader(
-            Samples(train_items, indices, options.seed, epoch, simulated),
+            Samples(train_items, indices, options.seed, epoch, simulated, options.downscale_share),
             batch_size=options.batch_size,
             shuffle=False,
             num_workers=options.workers,
@@ -310,6 +312,12 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         default=0.0,
         help="share of fake slots filled by real faces through a simulated upsampler (0-1)",
     )
+    parser.add_argument(
+        "--downscale-share",
+        type=float,
+        default=0.0,
+        help="share of samples (both classes) shrunk to 0.45-0.75x instead of the usual resize",
+    )
     a = parser.parse_args(argv)
     return Options(
         epochs=a.epochs,
@@ -332,6 +340,7 @@ def parse(argv: Sequence[str] | None = None) -> Options:
         spectrum=a.spectrum,
         rewrite_card=a.rewrite_card,
         simulated_fakes=a.simulated_fakes,
+        downscale_share=a.downscale_share,
     )
 
 
@@ -374,6 +383,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     model, history = train(options, train_items, tune_items, log)
     probe = unseen_generator_probe(model, probes, tune_items) if probes else {}
     log(f"unseen-generator probe (training-side images, AUC vs tune reals): {probe}")
+    x_half, y_half, w_half = half_size_tune_set(tune_items)
+    half_loss = float(
+        F.binary_cross_entropy_with_logits(
+            predict(model, x_half, torch.device("cpu")), y_half, weight=w_half
+        )
+    )
+    log(f"tune loss at half size (the tune images as resize50 leaves them): {half_loss:.4f}")
     options.models_dir.mkdir(parents=True, exist_ok=True)
     sources = "; ".join(sorted({f"{i.family}: {i.license}" for i in train_items}))
     digest = export(model, options.models_dir, options, history, sources)
@@ -427,6 +443,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "spectrum": options.spectrum,
         "simulated_fakes": options.simulated_fakes,
         "unseen_probe": probe,
+        "downscale_share": options.downscale_share,
+        "half_size_tune_loss": half_loss,
         "log": history.log,
         "static": STATIC_SECTIONS,
     }

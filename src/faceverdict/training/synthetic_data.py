@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -160,6 +161,10 @@ _FILTERS = (
 )
 
 
+RESIZE_RANGE: Final = (0.5, 1.5)
+DOWNSCALE_RANGE: Final = (0.45, 0.75)
+
+
 def _jpeg(image: Image.Image, quality: int) -> Image.Image:
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=quality)
@@ -168,8 +173,30 @@ def _jpeg(image: Image.Image, quality: int) -> Image.Image:
         return decoded.convert("RGB")
 
 
-def augmented_patch(item: Item, rng: np.random.Generator, strength: float = 1.0) -> RGBImage:
-    """A training patch of ``item``: random capture-pipeline changes, then ``face_patch``."""
+def resize_factor(
+    rng: np.random.Generator, strength: float = 1.0, downscale_share: float = 0.0
+) -> float | None:
+    """The resize of one training sample (None: not resized), log-uniform in its range.
+
+    ``downscale_share`` of the samples shrink to ``DOWNSCALE_RANGE``; otherwise half of them
+    (times ``strength``) resize within ``RESIZE_RANGE``. With a share of 0 the generator is
+    read exactly as before the option existed, so earlier runs replay unchanged.
+    """
+    downscale = downscale_share > 0.0 and rng.random() < downscale_share
+    if not (downscale or rng.random() < 0.5 * strength):
+        return None
+    low, high = DOWNSCALE_RANGE if downscale else RESIZE_RANGE
+    return float(np.exp(rng.uniform(math.log(low), math.log(high))))
+
+
+def augmented_patch(
+    item: Item, rng: np.random.Generator, strength: float = 1.0, downscale_share: float = 0.0
+) -> RGBImage:
+    """A training patch of ``item``: random capture-pipeline changes, then ``face_patch``.
+
+    ``downscale_share`` of the samples are shrunk to 0.45-0.75x (an app or a platform that
+    downsizes the photo) in place of the ordinary resize (``resize_factor``).
+    """
     assert item.window is not None
     image = Image.fromarray(item.window)
     x0, y0, x1, y1 = item.box
@@ -180,8 +207,8 @@ def augmented_patch(item: Item, rng: np.random.Generator, strength: float = 1.0)
         angle = float(rng.uniform(-20, 20))
         centre = ((x0 + x1) / 2, (y0 + y1) / 2)
         image = image.rotate(angle, Image.Resampling.BILINEAR, center=centre, fillcolor=(0, 0, 0))
-    if rng.random() < 0.5 * strength:
-        factor = float(np.exp(rng.uniform(math.log(0.5), math.log(1.5))))
+    factor = resize_factor(rng, strength, downscale_share)
+    if factor is not None:
         size = (max(8, round(image.width * factor)), max(8, round(image.height * factor)))
         sx, sy = size[0] / image.width, size[1] / image.height
         resample = _FILTERS[int(rng.integers(len(_FILTERS) - (factor > 1)))]

@@ -12,6 +12,7 @@ from dataclasses import replace
 import numpy as np
 import numpy.typing as npt
 import torch
+from PIL import Image
 from torch import Tensor, nn
 
 from faceverdict.detectors.base import Face, RGBImage
@@ -36,9 +37,11 @@ class Samples(torch.utils.data.Dataset[tuple[Tensor, Tensor]]):
         seed: int,
         epoch: int,
         simulated: npt.NDArray[np.bool_] | None = None,
+        downscale_share: float = 0.0,
     ) -> None:
         self.items, self.indices, self.seed, self.epoch = items, indices, seed, epoch
         self.simulated = simulated if simulated is not None else np.zeros(len(indices), bool)
+        self.downscale_share = downscale_share
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -49,7 +52,7 @@ class Samples(torch.utils.data.Dataset[tuple[Tensor, Tensor]]):
         if self.simulated[k]:
             assert item.window is not None
             item = replace(item, window=simulate_upsampling(item.window, rng), fake=True)
-        patch = augmented_patch(item, rng)
+        patch = augmented_patch(item, rng, downscale_share=self.downscale_share)
         x = torch.from_numpy(to_input([patch])[0])
         return x, torch.tensor([float(item.fake)])
 
@@ -71,6 +74,27 @@ def tune_set(items: Sequence[Item], seed: int) -> tuple[Tensor, Tensor, Tensor]:
     n_fake = float(y.sum())
     w = torch.where(y > 0, 0.5 / max(n_fake, 1.0), 0.5 / max(len(labels) - n_fake, 1.0))
     return torch.from_numpy(to_input(patches)), y, w * len(labels)
+
+
+def half_size(item: Item) -> Item:
+    """``item`` as the evaluation's ``resize50`` leaves it: bilinear, half the width and height."""
+    assert item.window is not None
+    image = Image.fromarray(item.window)
+    size = (max(1, round(image.width / 2)), max(1, round(image.height / 2)))
+    sx, sy = size[0] / image.width, size[1] / image.height
+    x0, y0, x1, y1 = item.box
+    window = np.asarray(image.resize(size, Image.Resampling.BILINEAR), dtype=np.uint8)
+    return replace(item, window=window, box=(x0 * sx, y0 * sy, x1 * sx, y1 * sy))
+
+
+def half_size_tune_set(items: Sequence[Item]) -> tuple[Tensor, Tensor, Tensor]:
+    """The tune images at half size, unaugmented, with class-balancing weights: the loss on
+    them says how the detector copes with downsized photos, without touching validation."""
+    patches = [clean_patch(half_size(i)) for i in items]
+    y = torch.tensor([[float(i.fake)] for i in items])
+    n_fake = float(y.sum())
+    w = torch.where(y > 0, 0.5 / max(n_fake, 1.0), 0.5 / max(len(items) - n_fake, 1.0))
+    return torch.from_numpy(to_input(patches)), y, w * len(items)
 
 
 def unseen_generator_probe(
