@@ -16,6 +16,7 @@ from faceverdict.training.blending_ensemble import (
     member_command,
     read_members,
     recipe_argv,
+    weight_count,
 )
 from faceverdict.training.blending_history import History
 from faceverdict.training.blending_recipe_card import recipe_lines
@@ -88,6 +89,9 @@ def test_the_ensemble_outputs_the_mean_of_its_members(tmp_path: Path) -> None:
     ops = [node.op_type for node in onnx.load(str(out)).graph.node]
     assert ops.count("AveragePool") == 1
     assert ops.count("Sigmoid") == 3
+    # Identical weights (the int64 axis) are stored once; each member's own scale stays.
+    assert weight_count(members[0]) == 2
+    assert weight_count(out) == 4  # three scales, one shared axis
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["image"]
     assert [o.name for o in session.get_outputs()] == ["fake_logit", "boundary"]

@@ -79,6 +79,7 @@ from faceverdict.training.blending_ensemble import (
     ensemble_source,
     member_args,
     read_members,
+    weight_count,
 )
 from faceverdict.training.blending_history import History
 from faceverdict.training.blending_metrics import final_metrics
@@ -412,7 +413,7 @@ def main(argv: list[str] | None = None) -> None:
         first = members[0].run
         history, counts = History(**first["history"]), first["counts"]
         export = {
-            "parameters": sum(int(m.run["export"]["parameters"]) for m in members),
+            "parameters": weight_count(onnx_path),
             "max_diff": max(float(m.run["export"]["max_diff"]) for m in members),
             "ensemble_max_diff": max_diff,
             "device": first["export"]["device"],

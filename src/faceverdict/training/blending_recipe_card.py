@@ -33,7 +33,7 @@ def recipe_lines(
             "maps (`training.blending_ensemble`): the detector's input and outputs are those of "
             "one model. The members' frozen stem and first blocks are the same ImageNet layers "
             "and run once; the rest runs per member. Seeds alone move a "
-            'photoshop family by up to 0.14 AUC (see "Why these weights"); averaging them '
+            'photoshop family by up to 0.15 AUC (see "Why these weights"); averaging them '
             "removes part of that run-to-run variance without choosing between runs. "
             "`make train-blending` runs:"
         )
