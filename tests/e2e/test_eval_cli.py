@@ -130,6 +130,9 @@ def test_eval_writes_report_files_with_documented_keys(tmp_path: Path) -> None:
     assert [p["target_bpcer"] for p in report["iso_30107_3"]["at_bpcer"]] == [0.01, 0.05]
     assert "source_ab" in report["within_source"]
     assert set(report["robustness"]) == {"jpeg90", "jpeg75", "jpeg60", "resize50", "chain"}
+    resized = report["robustness"]["resize50"]["error_rates"]
+    assert set(resized["policy_action"]) == {"bpcer", "apcer_pooled"}
+    assert "Error rates after each transform" in (out / "report.md").read_text()
     assert report["latency"]["all"]["count"] == len(FAMILIES) * PER_FAMILY + 1
     assert report["system"]["cpu_count"] >= 1
     assert "camera_a" in report["demographics"]["datasets"]

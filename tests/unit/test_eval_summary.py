@@ -107,3 +107,33 @@ def test_demographics_bpcer_per_group() -> None:
     assert races["B"]["bpcer_at_target"][summary.EXCLUDED] == 1.0  # r3: attack 30 >= 20
     assert races["B"]["abstention_rate"] == 0.5
     assert "gender" not in block["datasets"]["set"]["attributes"]
+
+
+def test_error_rates_after_a_transform_keep_the_clean_thresholds() -> None:
+    from faceverdict.evaluation.runner import ScoringRun
+
+    clean = ScoringRun(sample(), 1.0)
+    # The transform lowers every real score by 25 and leaves the fakes alone.
+    worse = [
+        image(i.row.relpath, i.row.label, i.row.family, i.authenticity_score - 25)
+        if i.authenticity_score is not None and not i.row.is_fake
+        else i
+        for i in sample()
+    ]
+    block = summary.robustness(clean, [ScoringRun(worse, 1.0, "resize50")], {})
+    rates = block["resize50"]["error_rates"]
+    # Policy action: r1 70, r2 67, r3 45 are all below the accept band now; r4 abstained.
+    assert rates["policy_action"]["bpcer"][summary.EXCLUDED] == 1.0
+    assert rates["policy_action"]["bpcer"][summary.INCLUDED] == 1.0
+    # APCER is unchanged: f1 still accepted among the scored attacks (1 of 4).
+    assert rates["policy_action"]["apcer_pooled"][summary.EXCLUDED] == 0.25
+    # The BPCER-5 % threshold comes from the clean reals (above every clean real score)...
+    at5 = rates["clean_bpcer_0.05"]
+    clean_at5 = summary.bpcer_thresholds(clean.images)[0.05]
+    assert at5["attack_threshold"] == pytest.approx(clean_at5, abs=1e-6)
+    # ...so after the transform the reals whose attack score passed it are false rejects.
+    attack = [100 - s for s in (70, 67, 45)]
+    assert at5["bpcer"][summary.EXCLUDED] == pytest.approx(
+        sum(a >= clean_at5 for a in attack) / 3, abs=1e-4
+    )
+    assert at5["bpcer"][summary.EXCLUDED] > 0.0

@@ -285,6 +285,7 @@ def markdown(report: Json) -> str:
     lines += _demographics(report["demographics"])
     if report.get("robustness"):
         lines += _robustness(report["robustness"])
+        lines += _robust_error_rates(report["robustness"], report["iso_30107_3"])
     lat = report["latency"]
     lines += ["## Latency", "", f"{lat['measures']}.", ""]
     lines += _table(
@@ -382,3 +383,33 @@ def _robustness(block: Json) -> list[str]:
         [[t, _fmt(block[t]["abstention_rate"], True)] for t in transforms],
     )
     return lines
+
+
+def _robust_error_rates(block: Json, iso: Json) -> list[str]:
+    """BPCER / APCER per transform at the policy action and at the clean BPCER thresholds."""
+    clean: Json = {"policy_action": iso["policy"][0]}
+    points = [("policy_action", "policy action")]
+    for point in iso["at_bpcer"]:
+        if point.get("bpcer"):
+            key = f"clean_bpcer_{point['target_bpcer']:g}"
+            clean[key] = point
+            points.append((key, f"clean BPCER {100 * point['target_bpcer']:g} % threshold"))
+    header = ["transform"]
+    for _, name in points:
+        header += [f"BPCER, {name}", f"APCER, {name}"]
+    rows = []
+    for transform, rates in [("clean", clean), *((t, b["error_rates"]) for t, b in block.items())]:
+        row: list[Any] = [transform]
+        for key, _ in points:
+            point = rates.get(key)
+            row += [_pair(point and point["bpcer"]), _pair(point and point["apcer_pooled"])]
+        rows.append(row)
+    return [
+        "Error rates after each transform, with the thresholds left where the clean images put "
+        "them (the policy's bands, and the attack-score thresholds that gave BPCER 1 % and 5 % "
+        "on the clean images): what a deployment that set its thresholds on clean photos sees "
+        "when its captures arrive recompressed or downsized. Each cell: *abstentions excluded / "
+        "abstentions counted by their policy action*.",
+        "",
+        *_table(header, rows),
+    ]

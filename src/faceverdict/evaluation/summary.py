@@ -342,9 +342,11 @@ def demographics(
 def robustness(
     clean: ScoringRun, runs: Sequence[ScoringRun], descriptions: Mapping[str, str]
 ) -> Json:
-    """AUC per family and pooled after each transform, and its drop from the clean run."""
+    """AUC per family and pooled after each transform, and its drop from the clean run; the
+    error rates after it at the policy action and at the clean run's BPCER thresholds."""
     clean_families = families(clean.images)
     clean_pooled = separation(*_split(clean.images))["auc"]
+    clean_thresholds = bpcer_thresholds(clean.images)
     result: Json = {}
     for run in runs:
         transformed = families(run.images)
@@ -356,12 +358,35 @@ def robustness(
                 sum(not i.scored for i in run.images) / len(run.images) if run.images else math.nan
             ),
             "pooled": _drop(clean_pooled, pooled),
+            "error_rates": transformed_error_rates(run, clean_thresholds),
             "families": {
                 family: _drop(clean_families[family]["auc"], numbers["auc"])
                 for family, numbers in transformed.items()
                 if family in clean_families
             },
         }
+    return result
+
+
+def transformed_error_rates(run: ScoringRun, clean_thresholds: Mapping[float, float]) -> Json:
+    """BPCER and pooled APCER of ``run`` at the policy action and at the thresholds that gave
+    each target BPCER on the clean images: what a deployment with thresholds set on clean
+    photos sees when its captures arrive recompressed or downsized."""
+
+    def rates(flagged: Flag) -> Json:
+        fakes, reals = _split(run.images)
+        return {
+            "bpcer": error_rates(reals, flagged),
+            "apcer_pooled": _missed(error_rates(fakes, flagged)),
+        }
+
+    result: Json = {"policy_action": rates(lambda i: i.action != Action.ACCEPT)}
+    for target, threshold in clean_thresholds.items():
+        if not math.isnan(threshold):
+            result[f"clean_bpcer_{target:g}"] = {
+                "attack_threshold": num(threshold, 6),
+                **rates(_at_or_above(threshold)),
+            }
     return result
 
 
