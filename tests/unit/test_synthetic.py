@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -312,3 +313,11 @@ def test_half_size_item_is_what_the_evaluation_resize_leaves() -> None:
     assert y.ravel().tolist() == [1.0, 0.0, 0.0]
     # classes weigh the same: one fake against two reals
     assert abs(float(w[0]) - 2 * float(w[1])) < 1e-6
+
+
+def test_keep_rule_inputs_refuse_a_missing_model_in_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from faceverdict.training.synthetic_keep import main
+
+    with pytest.raises(SystemExit, match="no such model file"):
+        main(["--onnx", str(tmp_path / "missing.onnx")])
