@@ -84,7 +84,7 @@ STATIC_SECTIONS = [
     "",
     "## Reproducibility",
     "",
-    "Replayed on 2026-12-07 (11:22-11:43 UTC, 2 cores, the same machine type): `make",
+    "Replayed on 2026-12-07 (11:17-11:38 UTC, 2 cores, the same machine type): `make",
     "train-synthetic` ran all 40 epochs in 20.7 minutes, reproduced the training log above to",
     "every printed digit through epoch 37, and exported the same file, sha256 `5b7f294a1995...`,",
     "because epochs 38-40 have higher tune losses (0.3189, 0.3143, 0.3199) than epoch 37. The",
