@@ -54,13 +54,11 @@ from faceverdict.evaluation.split import is_validation
 from faceverdict.training.data import DEFAULT_CACHE
 from faceverdict.training.synthetic_card_text import STATIC_SECTIONS
 from faceverdict.training.synthetic_data import (
-    EXCLUDED_FAMILY_PREFIXES,
     Item,
-    is_tune,
     load_window,
     read_index,
     sampling_weights,
-    trainable,
+    training_side,
 )
 from faceverdict.training.synthetic_net import ResidualNet, pick_device, predict
 from faceverdict.training.synthetic_report import (
@@ -72,6 +70,7 @@ from faceverdict.training.synthetic_report import (
 )
 from faceverdict.training.synthetic_samples import (
     Samples,
+    balanced_loss,
     half_size_tune_set,
     simulated_slots,
     tune_set,
@@ -361,18 +360,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     validation = [i for i in items if is_validation(i.split_row)]
     if options.eval_limit:
         validation = validation[:: max(1, len(validation) // options.eval_limit)]
-    candidates = [i for i in items if not is_validation(i.split_row)]
-    usable = [i for i in candidates if trainable(i, options.licences, options.include_eval_only)]
-    tune_items = [i for i in usable if is_tune(i)]
-    train_items = [i for i in usable if not is_tune(i)]
+    side = training_side(items, options.licences, options.include_eval_only)
+    candidates, usable, probes = side.candidates, side.usable, side.probes
+    train_items, tune_items = side.train, side.tune
     if not any(i.fake for i in train_items) or all(i.fake for i in train_items):
         raise SystemExit("the selected rows do not contain both real and fake images")
-    used = set(usable)  # items compare by identity
-    probes = [
-        i
-        for i in candidates
-        if i.fake and i not in used and not i.family.startswith(EXCLUDED_FAMILY_PREFIXES)
-    ]
     log(
         f"{len(train_items)} train, {len(tune_items)} tune, {len(probes)} unseen-generator "
         f"probe, {len(validation)} validation images"
@@ -381,14 +373,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         load_window(item, options.root)
     log("windows decoded")
     model, history = train(options, train_items, tune_items, log)
-    probe = unseen_generator_probe(model, probes, tune_items) if probes else {}
+
+    def scores(x: torch.Tensor) -> torch.Tensor:
+        return predict(model, x, torch.device("cpu"))
+
+    probe = unseen_generator_probe(scores, probes, tune_items) if probes else {}
     log(f"unseen-generator probe (training-side images, AUC vs tune reals): {probe}")
-    x_half, y_half, w_half = half_size_tune_set(tune_items)
-    half_loss = float(
-        F.binary_cross_entropy_with_logits(
-            predict(model, x_half, torch.device("cpu")), y_half, weight=w_half
-        )
-    )
+    half_loss = balanced_loss(scores, *half_size_tune_set(tune_items))
     log(f"tune loss at half size (the tune images as resize50 leaves them): {half_loss:.4f}")
     options.models_dir.mkdir(parents=True, exist_ok=True)
     sources = "; ".join(sorted({f"{i.family}: {i.license}" for i in train_items}))

@@ -93,6 +93,40 @@ def is_tune(item: Item) -> bool:
     return in_tune(item.split_row)
 
 
+@dataclass
+class TrainingSide:
+    """The non-validation items and the parts a run and its keep-rule read."""
+
+    candidates: list[Item]  # every non-validation item
+    usable: list[Item]  # those that may be trained on (``trainable``)
+    train: list[Item]
+    tune: list[Item]  # train-internal hold-out: checkpoint and keep-rule
+    probes: list[Item]  # fakes of never-trained families: the unseen-generator probe
+
+
+def training_side(
+    items: Sequence[Item], licences: Sequence[str] | None = None, include_eval_only: bool = False
+) -> TrainingSide:
+    """Split the non-validation ``items`` into train, tune and unseen-generator probe."""
+    from faceverdict.evaluation.split import is_validation
+
+    candidates = [i for i in items if not is_validation(i.split_row)]
+    usable = [i for i in candidates if trainable(i, licences, include_eval_only)]
+    used = set(map(id, usable))  # items compare by identity
+    probes = [
+        i
+        for i in candidates
+        if i.fake and id(i) not in used and not i.family.startswith(EXCLUDED_FAMILY_PREFIXES)
+    ]
+    return TrainingSide(
+        candidates=candidates,
+        usable=usable,
+        train=[i for i in usable if not is_tune(i)],
+        tune=[i for i in usable if is_tune(i)],
+        probes=probes,
+    )
+
+
 def load_window(item: Item, root: Path) -> None:
     """Decode the image as the service does and keep a grid-aligned window around the face."""
     pixels = decode_capture((root / item.relpath).read_bytes()).pixels

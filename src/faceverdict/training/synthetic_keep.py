@@ -18,116 +18,85 @@ import argparse
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import torch
-import torch.nn.functional as F  # noqa: N812
 from torch import Tensor
 
 from faceverdict.detectors.model_files import MODELS_DIR
-from faceverdict.detectors.synthetic import to_input
-from faceverdict.evaluation.metrics import roc_auc
-from faceverdict.evaluation.split import is_validation
 from faceverdict.training.data import DEFAULT_CACHE
 from faceverdict.training.synthetic import DEFAULT_ROOT, TUNE_AUGMENT_SEED
-from faceverdict.training.synthetic_data import (
-    EXCLUDED_FAMILY_PREFIXES,
-    Item,
-    is_tune,
-    load_window,
-    read_index,
-    trainable,
-)
+from faceverdict.training.synthetic_data import Item, load_window, read_index, training_side
 from faceverdict.training.synthetic_samples import (
-    clean_patch,
-    half_size,
+    FloatArray,
+    Scorer,
+    auc_against,
+    balanced_loss,
     half_size_tune_set,
+    patch_logits,
     tune_set,
+    unseen_generator_probe,
 )
 
 
-def _logits(session: Any, x: Tensor, batch: int = 64) -> Tensor:
-    chunks = [
-        session.run(None, {"pixels": x[k : k + batch].numpy()})[0] for k in range(0, len(x), batch)
-    ]
-    return torch.from_numpy(np.concatenate(chunks))
+def onnx_scorer(onnx: Path, batch: int = 64) -> Scorer:
+    """Fake logits of an ONNX file, in batches, as a ``Scorer``."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
+
+    def scores(x: Tensor) -> Tensor:
+        chunks = [
+            session.run(None, {"pixels": x[k : k + batch].numpy()})[0]
+            for k in range(0, len(x), batch)
+        ]
+        return torch.from_numpy(np.concatenate(chunks))
+
+    return scores
 
 
 def keep_inputs(onnx: Path, cache: Path, root: Path, two_scale: bool = False) -> dict[str, float]:
     """Tune loss, half-size tune loss and probe AUC per never-trained family of ``onnx``
     (with ``two_scale``, also the two-scale measurement of ``_two_scale``)."""
-    import onnxruntime as ort
-
-    items = read_index(cache)
-    candidates = [i for i in items if not is_validation(i.split_row)]
-    usable = [i for i in candidates if trainable(i, None, False)]
-    used = set(usable)  # items compare by identity
-    tune = [i for i in usable if is_tune(i)]
-    probes = [
-        i
-        for i in candidates
-        if i.fake and i not in used and not i.family.startswith(EXCLUDED_FAMILY_PREFIXES)
-    ]
-    for item in tune + probes:
+    side = training_side(read_index(cache))
+    for item in side.tune + side.probes:
         load_window(item, root)
-    session = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"])
-
-    def loss(x: Tensor, y: Tensor, w: Tensor) -> float:
-        return float(F.binary_cross_entropy_with_logits(_logits(session, x), y, weight=w))
-
+    scores = onnx_scorer(onnx)
     result = {
-        "tune_loss": loss(*tune_set(tune, TUNE_AUGMENT_SEED)),
-        "half_size_tune_loss": loss(*half_size_tune_set(tune)),
+        "tune_loss": balanced_loss(scores, *tune_set(side.tune, TUNE_AUGMENT_SEED)),
+        "half_size_tune_loss": balanced_loss(scores, *half_size_tune_set(side.tune)),
     }
-    reals = _clean_logits(session, [i for i in tune if not i.fake])
-    for family in sorted({i.family for i in probes}):
-        fakes = _clean_logits(session, [i for i in probes if i.family == family])
-        result[f"probe_{family}"] = _auc(fakes, reals)
+    probe = unseen_generator_probe(scores, side.probes, side.tune)
+    result.update({f"probe_{family}": auc for family, auc in probe.items()})
     if two_scale:
-        result.update(_two_scale(session, tune, probes))
+        result.update(_two_scale(scores, side.tune, side.probes))
     return result
 
 
-def _two_scale(session: Any, tune: Sequence[Item], probes: Sequence[Item]) -> dict[str, float]:
+def _two_scale(scores: Scorer, tune: Sequence[Item], probes: Sequence[Item]) -> dict[str, float]:
     """A measurement, not the detector: each face scored at its own size and at half size,
     logits averaged. Trained families (tune fakes) and each never-trained family against the
     tune reals, and the share of that family above the tune reals' 95th percentile."""
+
+    def both(items: Sequence[Item]) -> FloatArray:
+        mean = (patch_logits(scores, items) + patch_logits(scores, items, half=True)) / 2
+        return mean.astype(np.float32)
+
     real_items = [i for i in tune if not i.fake]
-    reals = _two_scale_logits(session, real_items)
+    fake_items = [i for i in tune if i.fake]
+    reals = both(real_items)
     result = {
-        "two_scale_trained_auc": _auc(
-            _two_scale_logits(session, [i for i in tune if i.fake]), reals
-        )
+        "trained_auc": auc_against(
+            patch_logits(scores, fake_items), patch_logits(scores, real_items)
+        ),
+        "two_scale_trained_auc": auc_against(both(fake_items), reals),
     }
-    result["trained_auc"] = _auc(
-        _clean_logits(session, [i for i in tune if i.fake]), _clean_logits(session, real_items)
-    )
     threshold = float(np.quantile(reals, 0.95))
     for family in sorted({i.family for i in probes}):
-        fakes = _two_scale_logits(session, [i for i in probes if i.family == family])
-        result[f"two_scale_probe_{family}"] = _auc(fakes, reals)
+        fakes = both([i for i in probes if i.family == family])
+        result[f"two_scale_probe_{family}"] = auc_against(fakes, reals)
         result[f"two_scale_probe_{family}_at_5pct_fpr"] = float(np.mean(fakes > threshold))
     return result
-
-
-def _auc(fakes: npt.NDArray[np.float32], reals: npt.NDArray[np.float32]) -> float:
-    labels = np.array([1.0] * len(fakes) + [0.0] * len(reals))
-    return roc_auc(labels, np.concatenate([fakes, reals]))
-
-
-def _clean_logits(
-    session: Any, items: Sequence[Item], half: bool = False
-) -> npt.NDArray[np.float32]:
-    patches = [clean_patch(half_size(i) if half else i) for i in items]
-    out: npt.NDArray[np.float32] = _logits(session, torch.from_numpy(to_input(patches))).numpy()
-    return out.ravel()
-
-
-def _two_scale_logits(session: Any, items: Sequence[Item]) -> npt.NDArray[np.float32]:
-    both = (_clean_logits(session, items) + _clean_logits(session, items, half=True)) / 2
-    return both.astype(np.float32)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -6,21 +6,25 @@ Every sample goes through ``synthetic_data.augmented_patch`` whatever its class.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 import torch
+import torch.nn.functional as F  # noqa: N812
 from PIL import Image
-from torch import Tensor, nn
+from torch import Tensor
 
 from faceverdict.detectors.base import Face, RGBImage
 from faceverdict.detectors.synthetic import face_patch, to_input
 from faceverdict.evaluation.metrics import roc_auc
 from faceverdict.training.simulated_fakes import simulate_upsampling
 from faceverdict.training.synthetic_data import Item, augmented_patch
-from faceverdict.training.synthetic_net import predict
+
+FloatArray = npt.NDArray[np.float32]
+# A batch of model inputs [N, 3, S, S] -> fake logits [N, 1] (a torch model or an ONNX session).
+Scorer = Callable[[Tensor], Tensor]
 
 
 class Samples(torch.utils.data.Dataset[tuple[Tensor, Tensor]]):
@@ -71,9 +75,19 @@ def tune_set(items: Sequence[Item], seed: int) -> tuple[Tensor, Tensor, Tensor]:
         patches.append(augmented_patch(item, np.random.default_rng([seed, 999_999, n])))
         labels += [float(item.fake)] * 2
     y = torch.tensor(labels).unsqueeze(1)
+    return torch.from_numpy(to_input(patches)), y, _balancing_weights(y)
+
+
+def _balancing_weights(y: Tensor) -> Tensor:
+    """Per-sample weights under which both classes weigh the same (mean weight 1)."""
     n_fake = float(y.sum())
-    w = torch.where(y > 0, 0.5 / max(n_fake, 1.0), 0.5 / max(len(labels) - n_fake, 1.0))
-    return torch.from_numpy(to_input(patches)), y, w * len(labels)
+    w = torch.where(y > 0, 0.5 / max(n_fake, 1.0), 0.5 / max(len(y) - n_fake, 1.0))
+    return w * len(y)
+
+
+def balanced_loss(scores: Scorer, x: Tensor, y: Tensor, w: Tensor) -> float:
+    """The class-balanced binary cross-entropy of ``scores`` on a fixed set (tune loss)."""
+    return float(F.binary_cross_entropy_with_logits(scores(x), y, weight=w))
 
 
 def half_size(item: Item) -> Item:
@@ -92,35 +106,39 @@ def half_size_tune_set(items: Sequence[Item]) -> tuple[Tensor, Tensor, Tensor]:
     them says how the detector copes with downsized photos, without touching validation."""
     patches = [clean_patch(half_size(i)) for i in items]
     y = torch.tensor([[float(i.fake)] for i in items])
-    n_fake = float(y.sum())
-    w = torch.where(y > 0, 0.5 / max(n_fake, 1.0), 0.5 / max(len(items) - n_fake, 1.0))
-    return torch.from_numpy(to_input(patches)), y, w * len(items)
+    return torch.from_numpy(to_input(patches)), y, _balancing_weights(y)
+
+
+def patch_logits(scores: Scorer, items: Sequence[Item], half: bool = False) -> FloatArray:
+    """Fake logits of the items' clean patches (at half size with ``half``)."""
+    patches = [clean_patch(half_size(i) if half else i) for i in items]
+    out: FloatArray = scores(torch.from_numpy(to_input(patches))).numpy().ravel()
+    return out
+
+
+def auc_against(fakes: FloatArray, reals: FloatArray) -> float:
+    """ROC AUC of fake logits against real logits."""
+    labels = np.array([1.0] * len(fakes) + [0.0] * len(reals))
+    return roc_auc(labels, np.concatenate([fakes, reals]))
 
 
 def unseen_generator_probe(
-    model: nn.Module, probes: Sequence[Item], tune_items: Sequence[Item]
+    scores: Scorer, probes: Sequence[Item], tune_items: Sequence[Item]
 ) -> dict[str, float]:
     """AUC per never-trained fake family (training-side images, not validation) against the
     tune reals: how the model does on generators it has not seen, without touching the split.
+    ``scores`` maps a batch of model inputs to fake logits (torch model or ONNX session).
 
     Keep-rule for a retrain: lower tune loss *and* no family here more than 0.02 below the
     committed model's figure.
     """
-    reals = [i for i in tune_items if not i.fake]
-    device = torch.device("cpu")
-
-    def logits(items: Sequence[Item]) -> npt.NDArray[np.float32]:
-        x = torch.from_numpy(to_input([clean_patch(i) for i in items]))
-        out: npt.NDArray[np.float32] = predict(model, x, device).numpy().ravel()
-        return out
-
-    real_logits = logits(reals)
-    result: dict[str, float] = {}
-    for family in sorted({i.family for i in probes}):
-        fake_logits = logits([i for i in probes if i.family == family])
-        labels = np.array([1.0] * len(fake_logits) + [0.0] * len(real_logits))
-        result[family] = roc_auc(labels, np.concatenate([fake_logits, real_logits]))
-    return result
+    real_logits = patch_logits(scores, [i for i in tune_items if not i.fake])
+    return {
+        family: auc_against(
+            patch_logits(scores, [i for i in probes if i.family == family]), real_logits
+        )
+        for family in sorted({i.family for i in probes})
+    }
 
 
 def simulated_slots(
