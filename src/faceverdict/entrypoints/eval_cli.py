@@ -59,6 +59,7 @@ def eval_command(
     from faceverdict.bootstrap import build_assessor
     from faceverdict.config import load_settings
     from faceverdict.evaluation.report import write_report
+    from faceverdict.evaluation.report_json import build_report
     from faceverdict.evaluation.runner import (
         TRANSFORMS,
         EvaluationOptions,
@@ -66,7 +67,6 @@ def eval_command(
         evaluate,
         prepare,
     )
-    from faceverdict.evaluation.summary import build_report
 
     if not manifest.is_file():
         fail(f"no such manifest: {manifest}")

@@ -16,10 +16,8 @@ from typing import Any
 
 from faceverdict.domain.policy import Action, FlowPolicy
 from faceverdict.evaluation import metrics
-from faceverdict.evaluation.runner import TRANSFORMS, Evaluation, ScoredImage, ScoringRun
-from faceverdict.evaluation.runner import latency as measure_latency
+from faceverdict.evaluation.runner import ScoredImage, ScoringRun
 
-REPORT_SCHEMA_VERSION = 1
 BPCER_TARGETS = (0.01, 0.05)
 FAIRNESS_TARGET = 0.05
 DEMOGRAPHIC_ATTRIBUTES = ("race", "gender", "age_group")
@@ -80,7 +78,7 @@ def _by(
     return dict(sorted(groups.items()))
 
 
-def _split(images: Sequence[ScoredImage]) -> tuple[list[ScoredImage], list[ScoredImage]]:
+def split_classes(images: Sequence[ScoredImage]) -> tuple[list[ScoredImage], list[ScoredImage]]:
     return [i for i in images if i.row.is_fake], [i for i in images if not i.row.is_fake]
 
 
@@ -114,7 +112,7 @@ def families(images: Sequence[ScoredImage], interval: bool = False) -> Json:
 
     ``interval`` adds each AUC's bootstrap 95 % interval (the clean pass of the report).
     """
-    fakes, reals = _split(images)
+    fakes, reals = split_classes(images)
     result: Json = {}
     for family, members in _by(images, lambda i: i.row.family).items():
         is_fake = members[0].row.is_fake
@@ -135,10 +133,10 @@ def families(images: Sequence[ScoredImage], interval: bool = False) -> Json:
 
 def within_source(images: Sequence[ScoredImage]) -> Json:
     """AUC inside each source that has both classes, next to its fakes against all reals."""
-    _, all_reals = _split(images)
+    _, all_reals = split_classes(images)
     result: Json = {}
     for source, members in _by(images, lambda i: i.row.source).items():
-        fakes, reals = _split(members)
+        fakes, reals = split_classes(members)
         if not fakes or not reals:
             continue
         result[source] = {
@@ -175,7 +173,7 @@ def _missed(rates: Json) -> Json:
 
 def operating_point(images: Sequence[ScoredImage], flagged: Flag) -> Json:
     """ISO/IEC 30107-3 rates at one decision rule: BPCER, APCER pooled, per family and worst."""
-    fakes, reals = _split(images)
+    fakes, reals = split_classes(images)
     by_family = {
         family: _missed(error_rates(members, flagged))
         for family, members in _by(fakes, lambda i: i.row.family).items()
@@ -263,7 +261,7 @@ def detectors(images: Sequence[ScoredImage]) -> Json:
         opinions = [i for i in images if i.detectors.get(name) is not None]
         y = _labels(opinions)
         p = [float(i.detectors[name] or 0.0) for i in opinions]
-        fakes, reals = _split(opinions)
+        fakes, reals = split_classes(opinions)
         per_family = {}
         for family, members in _by(fakes, lambda i: i.row.family).items():
             group = [*members, *reals]
@@ -305,7 +303,7 @@ def demographics(
     attack_threshold: float | None,
 ) -> Json:
     """BPCER of real images per race, gender and age group, per labelled dataset."""
-    _, reals = _split(images)
+    _, reals = split_classes(images)
     result: Json = {}
     for dataset, by_relpath in labels.items():
         labelled = [i for i in reals if i.row.relpath in by_relpath]
@@ -345,12 +343,12 @@ def robustness(
     """AUC per family and pooled after each transform, and its drop from the clean run; the
     error rates after it at the policy action and at the clean run's BPCER thresholds."""
     clean_families = families(clean.images)
-    clean_pooled = separation(*_split(clean.images))["auc"]
+    clean_pooled = separation(*split_classes(clean.images))["auc"]
     clean_thresholds = bpcer_thresholds(clean.images)
     result: Json = {}
     for run in runs:
         transformed = families(run.images)
-        pooled = separation(*_split(run.images))["auc"]
+        pooled = separation(*split_classes(run.images))["auc"]
         result[run.transform] = {
             "description": descriptions.get(run.transform, run.transform),
             "n": len(run.images),
@@ -374,7 +372,7 @@ def transformed_error_rates(run: ScoringRun, clean_thresholds: Mapping[float, fl
     photos sees when its captures arrive recompressed or downsized."""
 
     def rates(flagged: Flag) -> Json:
-        fakes, reals = _split(run.images)
+        fakes, reals = split_classes(run.images)
         return {
             "bpcer": error_rates(reals, flagged),
             "apcer_pooled": _missed(error_rates(fakes, flagged)),
@@ -393,120 +391,3 @@ def transformed_error_rates(run: ScoringRun, clean_thresholds: Mapping[float, fl
 def _drop(clean: float | None, transformed: float | None) -> Json:
     drop = None if clean is None or transformed is None else num(clean - transformed)
     return {"clean_auc": clean, "auc": transformed, "auc_drop": drop}
-
-
-def latency(run: ScoringRun) -> Json:
-    """Per-image latency of the clean pass: all images and scored images only."""
-
-    def block(values: Sequence[float], wall: float) -> Json:
-        stats = measure_latency(values, wall)
-        return {
-            "count": stats.count,
-            "mean_ms": num(stats.mean_ms, 2),
-            "p50_ms": num(stats.p50_ms, 2),
-            "p90_ms": num(stats.p90_ms, 2),
-            "p99_ms": num(stats.p99_ms, 2),
-            "max_ms": num(stats.max_ms, 2),
-            "throughput_per_s": num(stats.throughput_per_s, 2),
-        }
-
-    everything = [i.elapsed_ms for i in run.images]
-    scored = [i.elapsed_ms for i in run.images if i.scored]
-    total = sum(everything)
-    share = sum(scored) / total if total > 0 else 0.0
-    return {
-        "all": block(everything, run.wall_seconds),
-        "scored_only": block(scored, run.wall_seconds * share),
-        "wall_seconds": num(run.wall_seconds, 2),
-        "measures": "Assessor.assess per image (decode, gate, detectors, fusion, policy); "
-        "file read and transforms excluded; one image at a time, after one untimed warm-up",
-    }
-
-
-def system_info() -> Json:
-    """The machine and software the numbers were measured on."""
-    import os
-    import platform
-    from importlib import metadata
-
-    def version(package: str) -> str | None:
-        try:
-            return metadata.version(package)
-        except metadata.PackageNotFoundError:
-            return None
-
-    affinity = getattr(os, "sched_getaffinity", None)
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpus_available": len(affinity(0)) if affinity is not None else os.cpu_count(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or None,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "faceverdict": version("faceverdict"),
-        "onnxruntime": version("onnxruntime"),
-        "numpy": version("numpy"),
-    }
-
-
-def build_report(
-    evaluation: Evaluation,
-    flow: FlowPolicy,
-    policy_version: str,
-    model_versions: Mapping[str, str],
-    generated_at: str,
-) -> Json:
-    """Every section of ``report.json`` (plots are added by the writer)."""
-    options, images = evaluation.options, evaluation.clean.images
-    iso = iso_30107_3(images, flow)
-    fairness = bpcer_thresholds(images)[FAIRNESS_TARGET]
-    errors = [
-        {"relpath": i.row.relpath, "abstention": i.abstention, "error": i.error}
-        for i in images
-        if i.error is not None
-    ]
-    return {
-        "schema": REPORT_SCHEMA_VERSION,
-        "generated_at": generated_at,
-        "dataset": {
-            "manifest": str(options.manifest),
-            "root": str(options.root),
-            "manifest_rows": evaluation.manifest_rows,
-            "split": options.split,
-            "validation_fraction": options.validation_fraction,
-            "seed": options.seed,
-            "limit_per_family": options.limit,
-            "ensemble": options.ensemble,
-            "n_images": len(images),
-            "n_real": sum(not i.row.is_fake for i in images),
-            "n_fake": sum(i.row.is_fake for i in images),
-            "n_by_family": dict(sorted(Counter(i.row.family for i in images).items())),
-        },
-        "system": system_info(),
-        "policy": {
-            "version": policy_version,
-            "flow": options.flow,
-            "bands": [
-                {"name": b.name, "min_score": b.min_score, "action": b.action.value}
-                for b in flow.bands
-            ],
-        },
-        "model_versions": dict(model_versions),
-        "abstention": abstention_summary(images),
-        "pooled": separation(*_split(images), interval=True),
-        "families": families(images, interval=True),
-        "within_source": within_source(images),
-        "iso_30107_3": iso,
-        "detectors": detectors(images),
-        "calibration": calibration(images),
-        "demographics": demographics(
-            images, evaluation.demographics, None if math.isnan(fairness) else fairness
-        ),
-        "robustness": robustness(
-            evaluation.clean, evaluation.transformed, {k: v[0] for k, v in TRANSFORMS.items()}
-        )
-        if evaluation.transformed
-        else None,
-        "latency": latency(evaluation.clean),
-        "rejected_files": errors,
-    }
