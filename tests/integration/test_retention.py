@@ -4,7 +4,7 @@ it in the evidence log, is idempotent, and leaves a log that still audits."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -121,6 +121,9 @@ def test_expired_evidence_is_removed_and_the_log_still_audits(
 
 
 def test_the_cli_sweeps(app: Application, clock: ManualClock) -> None:
+    # The CLI reads the wall clock, so the capture must be young by the wall clock too: a
+    # capture stamped on the fixed test date falls due 14 days later and the sweep deletes it.
+    clock.current = datetime.now(UTC)
     submit(app, "payment", 1)
     env = {"FACEVERDICT_DATA_DIR": str(app.settings.data_dir)}
     if app.settings.database_url:
