@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from faceverdict.detectors.base import Face, Sample
 from faceverdict.detectors.capture_gate import CaptureGate
@@ -21,6 +22,7 @@ from faceverdict.detectors.synthetic import (
     SyntheticAssuranceDetector,
     SyntheticImageDetector,
     face_patch,
+    half_scale_patch,
     patch_origin,
     to_input,
 )
@@ -87,6 +89,34 @@ def test_small_images_are_mirror_padded_not_resized() -> None:
     np.testing.assert_array_equal(patch[50:100, :90], pixels[::-1])
 
 
+@pytest.mark.parametrize(
+    ("height", "width", "box"),
+    [
+        (600, 500, (101.0, 203.0, 341.0, 463.0)),  # inside the frame
+        (301, 417, (350.0, 250.0, 420.0, 300.0)),  # odd sizes, patch pushed off the corner
+        (150, 190, (20.0, 10.0, 150.0, 140.0)),  # half image smaller than the patch: mirrored
+    ],
+)
+def test_half_scale_patch_is_the_patch_of_the_image_shrunk_by_two(
+    height: int, width: int, box: tuple[float, float, float, float]
+) -> None:
+    rng = np.random.default_rng(height)
+    pixels = rng.integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    face = Face(box=box, score=0.9)
+    # What the evaluation's half-size resize leaves (and the training side measures): the
+    # whole image shrunk by PIL, then the ordinary patch rule on the shrunk face box.
+    size = (round(width / 2), round(height / 2))
+    shrunk = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
+    sx, sy = size[0] / width, size[1] / height
+    half_face = Face(box=(box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy), score=0.9)
+    expected = face_patch(shrunk, half_face)
+    patch = half_scale_patch(pixels, face)
+    assert patch.shape == (PATCH_SIZE, PATCH_SIZE, 3)
+    assert patch.dtype == np.uint8
+    difference = np.abs(patch.astype(int) - expected.astype(int))
+    assert difference.max() <= 1  # the same filter; only float rounding may differ
+
+
 def test_model_input_layout() -> None:
     patch = _ramp(PATCH_SIZE, PATCH_SIZE)
     batch = to_input([patch, patch])
@@ -103,6 +133,10 @@ def test_detector_judges_a_face(detector: SyntheticImageDetector, sample: Sample
     assert first.reasons == ((REASON,) if first.fake_probability > 0.5 else ())
     assert first.weights_sha256 == detector.info.weights_sha256
     assert first.details["patch_size"] == PATCH_SIZE
+    # Two scales: the logit is the mean of the native and the half-size patch's logits.
+    mean_of_scales = (first.details["logit_native"] + first.details["logit_half"]) / 2
+    assert first.details["logit"] == pytest.approx(mean_of_scales, abs=1e-3)
+    assert first.details["logit_native"] != first.details["logit_half"]
     info = detector.info
     assert info.needs_face
     assert info.kind is DetectorKind.INLINE
@@ -127,7 +161,9 @@ def test_assurance_variant_averages_full_resolution_patches(sample: Sample) -> N
     assert assurance.info.kind is DetectorKind.ASSURANCE
     assert result.fake_probability is not None
     assert 0.0 <= result.fake_probability <= 1.0
-    assert result.details["patches"] == 10
+    assert result.details["patches"] == 20
+    mean_of_scales = (result.details["logit_native"] + result.details["logit_half"]) / 2
+    assert result.details["logit"] == pytest.approx(mean_of_scales, abs=1e-3)
     assert result.details["logit_min"] <= result.details["logit"] <= result.details["logit_max"]
     assert result.fake_probability == assurance.analyse(sample).fake_probability
 
