@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         default_factory=lambda: ["provenance", "blending", "synthetic"],
         description="detectors run on every check (fusion.json calibrates this set)",
     )
+    detector_threads: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="threads that run the detectors of one check side by side (1: in turn)",
+    )
     c2pa_trust_anchors_file: Path | None = Field(
         default=None,
         description="PEM bundle of the root CAs whose C2PA signers are trusted (camera makers, "

@@ -52,6 +52,7 @@ def build_ensemble(settings: Settings, gate: Gate | None = None) -> Ensemble:
         fusion=Fusion(FusionParameters.load()),
         gate=gate if gate is not None else CaptureGate(),
         limits=DecodeLimits(max_bytes=settings.max_upload_bytes, max_pixels=settings.max_pixels),
+        threads=settings.detector_threads,
     )
 
 
@@ -72,4 +73,5 @@ def build_assurance_ensemble(settings: Settings, inline: Ensemble) -> Ensemble:
         fusion=inline.fusion,
         gate=inline.gate,
         limits=inline.limits,
+        threads=inline.threads,
     )

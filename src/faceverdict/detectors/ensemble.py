@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,6 +17,20 @@ from faceverdict.domain.check import CaptureInfo
 from faceverdict.domain.detection import Abstention, DetectorInfo, DetectorResult
 
 log = logging.getLogger(__name__)
+
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def detector_pool(threads: int) -> ThreadPoolExecutor:
+    """The process-wide pool that runs detectors side by side (one per size: every ensemble
+    of a process shares the same cores). ONNX Runtime releases the GIL while it computes."""
+    with _pools_lock:
+        pool = _pools.get(threads)
+        if pool is None:
+            pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="detector")
+            _pools[threads] = pool
+        return pool
 
 
 class GateOutcome(Protocol):
@@ -56,7 +72,8 @@ class Judgement:
 
 
 class Ensemble:
-    """Runs the capture gate, then every detector, then fusion."""
+    """Runs the capture gate, then every detector (side by side on ``threads`` threads when
+    more than one), then fusion. The results keep the detectors' order either way."""
 
     def __init__(
         self,
@@ -64,11 +81,15 @@ class Ensemble:
         fusion: Fusion,
         gate: Gate | None = None,
         limits: DecodeLimits | None = None,
+        threads: int = 1,
     ) -> None:
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, not {threads}")
         self.detectors = detectors
         self.fusion = fusion
         self.gate = gate
         self.limits = limits or DecodeLimits()
+        self.threads = threads
 
     @property
     def model_versions(self) -> dict[str, str]:
@@ -99,10 +120,13 @@ class Ensemble:
             abstention = outcome.result.abstention
             face = outcome.face
         sample = Sample(data=data, image=image, face=face)
-        for detector in self.detectors:
-            if detector.info.needs_face and face is None:
-                continue  # face models have nothing to look at when the gate abstained
-            results.append(self._run(detector, sample))
+        # Face models have nothing to look at when the gate abstained.
+        runnable = [d for d in self.detectors if face is not None or not d.info.needs_face]
+        if self.threads > 1 and len(runnable) > 1:
+            pool = detector_pool(self.threads)
+            results.extend(pool.map(lambda detector: self._run(detector, sample), runnable))
+        else:
+            results.extend(self._run(detector, sample) for detector in runnable)
         fused = self.fusion.fuse(results) if abstention is None else None
         return Judgement(
             capture=capture,
