@@ -134,7 +134,7 @@ def test_detector_judges_a_face(detector: SyntheticImageDetector, sample: Sample
     assert first.weights_sha256 == detector.info.weights_sha256
     assert first.details["patch_size"] == PATCH_SIZE
     # Two scales: the logit is the mean of the native and the half-size patch's logits.
-    mean_of_scales = (first.details["logit_native"] + first.details["logit_half"]) / 2
+    mean_of_scales = (float(first.details["logit_native"]) + float(first.details["logit_half"])) / 2
     assert first.details["logit"] == pytest.approx(mean_of_scales, abs=1e-3)
     assert first.details["logit_native"] != first.details["logit_half"]
     info = detector.info
@@ -161,11 +161,9 @@ def test_assurance_variant_averages_full_resolution_patches(sample: Sample) -> N
     assert assurance.info.kind is DetectorKind.ASSURANCE
     assert result.fake_probability is not None
     assert 0.0 <= result.fake_probability <= 1.0
-    assert result.details["patches"] == 20
-    mean_of_scales = (result.details["logit_native"] + result.details["logit_half"]) / 2
-    assert result.details["logit"] == pytest.approx(mean_of_scales, abs=1e-3)
-    assert result.details["logit_min"] <= result.details["logit"] <= result.details["logit_max"]
-    assert result.fake_probability == assurance.analyse(sample).fake_probability
+    assert result.details["patches"] == 10  # one scale: decision 0006, training side
+    assert assurance.info.version.startswith("1.0.0+")
+    assert SyntheticImageDetector().info.version.startswith("1.1.0+")
 
 
 def test_both_variants_are_registered() -> None:

@@ -23,7 +23,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from faceverdict.detectors.base import Face
 from faceverdict.detectors.model_files import MODELS_DIR
+from faceverdict.detectors.synthetic import (
+    ASSURANCE_OFFSETS,
+    PATCH_SIZE,
+    face_patch,
+    half_scale_patch,
+    to_input,
+)
 from faceverdict.training.data import DEFAULT_CACHE
 from faceverdict.training.synthetic import DEFAULT_ROOT, TUNE_AUGMENT_SEED
 from faceverdict.training.synthetic_data import Item, load_window, read_index, training_side
@@ -55,9 +63,12 @@ def onnx_scorer(onnx: Path, batch: int = 64) -> Scorer:
     return scores
 
 
-def keep_inputs(onnx: Path, cache: Path, root: Path, two_scale: bool = False) -> dict[str, float]:
+def keep_inputs(
+    onnx: Path, cache: Path, root: Path, two_scale: bool = False, assurance: bool = False
+) -> dict[str, float]:
     """Tune loss, half-size tune loss and probe AUC per never-trained family of ``onnx``
-    (with ``two_scale``, also the two-scale measurement of ``_two_scale``)."""
+    (with ``two_scale``, also the two-scale measurement of ``_two_scale``; with
+    ``assurance``, the assurance variant's patch scheme of ``_assurance_scales``)."""
     side = training_side(read_index(cache))
     for item in side.tune + side.probes:
         load_window(item, root)
@@ -70,6 +81,8 @@ def keep_inputs(onnx: Path, cache: Path, root: Path, two_scale: bool = False) ->
     result.update({f"probe_{family}": auc for family, auc in probe.items()})
     if two_scale:
         result.update(_two_scale(scores, side.tune, side.probes))
+    if assurance:
+        result.update(_assurance_scales(scores, side.tune, side.probes))
     return result
 
 
@@ -99,6 +112,44 @@ def _two_scale(scores: Scorer, tune: Sequence[Item], probes: Sequence[Item]) -> 
     return result
 
 
+def _assurance_scales(
+    scores: Scorer, tune: Sequence[Item], probes: Sequence[Item]
+) -> dict[str, float]:
+    """A measurement of the assurance variant's patch scheme (``ASSURANCE_OFFSETS``, each
+    patch and its mirror image) on the crop windows: the mean logit at native size, the mean
+    at half size, and the average of the two, each as trained-family AUC (tune fakes against
+    tune reals) and as AUC of each never-trained family against the tune reals."""
+
+    def per_scale(items: Sequence[Item]) -> tuple[FloatArray, FloatArray]:
+        means = []
+        for cut in (face_patch, half_scale_patch):
+            patches = []
+            for item in items:
+                assert item.window is not None
+                face = Face(box=item.box, score=1.0)
+                for offset in ASSURANCE_OFFSETS:
+                    patch = cut(item.window, face, PATCH_SIZE, offset)
+                    patches += [patch, np.ascontiguousarray(patch[:, ::-1])]
+            logits = scores(torch.from_numpy(to_input(patches))).numpy().ravel()
+            means.append(logits.reshape(len(items), -1).mean(axis=1).astype(np.float32))
+        return means[0], means[1]
+
+    reals = per_scale([i for i in tune if not i.fake])
+    groups = {"trained": [i for i in tune if i.fake]}
+    for family in sorted({i.family for i in probes}):
+        groups[family] = [i for i in probes if i.family == family]
+    result: dict[str, float] = {}
+    for name, items in groups.items():
+        fakes = per_scale(items)
+        result[f"assurance_native_{name}"] = auc_against(fakes[0], reals[0])
+        result[f"assurance_half_{name}"] = auc_against(fakes[1], reals[1])
+        result[f"assurance_two_scale_{name}"] = auc_against(
+            ((fakes[0] + fakes[1]) / 2).astype(np.float32),
+            ((reals[0] + reals[1]) / 2).astype(np.float32),
+        )
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command-line entry: print the keep-rule inputs of one ONNX file as JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -110,12 +161,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="also score each face at half size and average the logits (a measurement)",
     )
+    parser.add_argument(
+        "--assurance",
+        action="store_true",
+        help="also measure the assurance variant's patches at one and at two scales",
+    )
     args = parser.parse_args(argv)
     if not args.onnx.is_file():
         raise SystemExit(f"no such model file: {args.onnx}")
     if not (args.root / "MANIFEST.csv").is_file():
         raise SystemExit(f"no faces-dev manifest under {args.root}")
-    values = keep_inputs(args.onnx, args.cache, args.root, args.two_scale)
+    values = keep_inputs(args.onnx, args.cache, args.root, args.two_scale, args.assurance)
     print(json.dumps({"onnx": str(args.onnx), **{k: round(v, 4) for k, v in values.items()}}))
 
 
