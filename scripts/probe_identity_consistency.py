@@ -75,7 +75,8 @@ def _inner_weight() -> npt.NDArray[np.float32]:
     """Soft ellipse over eyes, nose and mouth in the aligned chip (1 inside, 0 outside)."""
     yy, xx = np.mgrid[0:CHIP, 0:CHIP].astype(np.float32)
     radius = np.sqrt(((xx - 75) / 40) ** 2 + ((yy - 80) / 42) ** 2)
-    return np.clip((1.0 - radius) * 6 + 0.5, 0, 1)[..., None]
+    weight: npt.NDArray[np.float32] = np.clip((1.0 - radius) * 6 + 0.5, 0, 1)[..., None]
+    return weight
 
 
 def _descriptor(chip: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:

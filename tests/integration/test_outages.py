@@ -135,4 +135,4 @@ def _short_lease(policy: object) -> object:
 
 
 if os.environ.get("FACEVERDICT_SKIP_OUTAGE_TESTS"):  # pragma: no cover - local opt-out
-    pytestmark = [pytest.mark.skip("outage tests disabled")]
+    pytestmark = pytest.mark.skip("outage tests disabled")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from faceverdict.ensembles import build_ensemble
 from faceverdict.entrypoints.api.app import create_app
 from faceverdict.entrypoints.worker import JobWorker
 from faceverdict.errors import UnsafeWebhookTarget
+from faceverdict.evidence.entries import JsonValue
 from faceverdict.services.webhooks import (
     CHECK_DECIDED,
     DECISION_SUPERSEDED,
@@ -42,6 +43,13 @@ class FakeResolver:
             return self.addresses[host]
         except KeyError:
             raise OSError(f"unknown host {host}") from None
+
+
+def data_of(payload: Mapping[str, JsonValue]) -> Mapping[str, JsonValue]:
+    """The ``data`` object of a webhook payload."""
+    data = payload["data"]
+    assert isinstance(data, dict)
+    return data
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
@@ -151,7 +159,8 @@ def test_a_name_that_turns_private_after_registration_is_not_called(
     [delivery_id] = [
         d.delivery_id
         for d in webhooks.store.deliveries(DeliveryStatus.PENDING)
-        if d.endpoint_id == endpoint.endpoint_id and d.payload["data"]["check_id"] == check.check_id  # type: ignore[index]
+        if d.endpoint_id == endpoint.endpoint_id
+        and data_of(d.payload)["check_id"] == check.check_id
     ]
     after = webhooks.deliver(delivery_id)
     assert sent == []
@@ -301,7 +310,7 @@ def test_a_decision_whose_hook_never_ran_is_caught_up_once(application: Applicat
         assert webhooks.catch_up(grace=timedelta(0)) == 1
         assert webhooks.catch_up(grace=timedelta(0)) == 0
         [pending] = webhooks.store.deliveries(DeliveryStatus.PENDING)
-        assert pending.payload["data"]["check_id"] == check.check_id  # type: ignore[index]
+        assert data_of(pending.payload)["check_id"] == check.check_id
         assert webhooks.catch_up() == 0  # within the grace period: left to the hook
 
 
@@ -322,9 +331,7 @@ def test_catch_up_resumes_from_its_mark_after_any_downtime(application: Applicat
         assert webhooks.catch_up(window=timedelta(0), grace=timedelta(0), limit=2) == 5
         assert webhooks.catch_up(window=timedelta(0), grace=timedelta(0), limit=2) == 0
         pending = webhooks.store.deliveries(DeliveryStatus.PENDING)
-        assert {d.payload["data"]["check_id"] for d in pending} == {  # type: ignore[index]
-            c.check_id for c in missed
-        }
+        assert {data_of(d.payload)["check_id"] for d in pending} == {c.check_id for c in missed}
 
 
 def test_signing_secrets_are_sealed_at_rest(application: Application) -> None:

@@ -141,7 +141,7 @@ def test_rejects_mismatched_or_nan_input() -> None:
 def test_auc_interval_covers_the_true_auc_and_narrows_with_more_images() -> None:
     # Normal reals and fakes one standard deviation apart: AUC = Phi(1 / sqrt 2) = 0.7602.
     truth = 0.5 * (1 + math.erf(0.5))
-    covered, widths = 0, {}
+    covered, widths = 0, dict[str, list[float]]()
     for repeat in range(40):
         rng = np.random.default_rng(100 + repeat)
         real, fake = rng.normal(0, 1, 150), rng.normal(1, 1, 60)
