@@ -103,3 +103,34 @@ def test_one_thread_runs_the_detectors_in_the_calling_thread() -> None:
 def test_threads_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         Ensemble([], Fusion(FusionParameters.load()), threads=0)
+
+
+class Blocking:
+    """A detector that holds its thread until released."""
+
+    def __init__(self, name: str, release: threading.Event) -> None:
+        self.info = DetectorInfo(name=name, version="1")
+        self.release = release
+
+    def analyse(self, sample: Sample) -> DetectorResult:
+        self.release.wait(timeout=10)
+        return DetectorResult(self.info.name, "1", 0.5)
+
+
+def test_a_busy_ensemble_does_not_hold_up_another() -> None:
+    """The assurance ensemble's slow detectors never queue ahead of an inline check's."""
+    release = threading.Event()
+    fusion = Fusion(FusionParameters.load())
+    slow = Ensemble([Blocking("x", release), Blocking("y", release)], fusion, threads=2)
+    fast = Ensemble([Slow("a", 0.2), Slow("c", 0.4)], fusion, threads=2)
+    data = jpeg_bytes(160, 120, seed=3)
+    busy = threading.Thread(target=slow.judge, args=(data,))
+    busy.start()
+    try:
+        done = threading.Thread(target=fast.judge, args=(data,))
+        done.start()
+        done.join(timeout=5)
+        assert not done.is_alive(), "the fast ensemble waited for the busy one"
+    finally:
+        release.set()
+        busy.join(timeout=10)

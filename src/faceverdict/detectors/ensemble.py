@@ -18,20 +18,6 @@ from faceverdict.domain.detection import Abstention, DetectorInfo, DetectorResul
 
 log = logging.getLogger(__name__)
 
-_pools: dict[int, ThreadPoolExecutor] = {}
-_pools_lock = threading.Lock()
-
-
-def detector_pool(threads: int) -> ThreadPoolExecutor:
-    """The process-wide pool that runs detectors side by side (one per size: every ensemble
-    of a process shares the same cores). ONNX Runtime releases the GIL while it computes."""
-    with _pools_lock:
-        pool = _pools.get(threads)
-        if pool is None:
-            pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="detector")
-            _pools[threads] = pool
-        return pool
-
 
 class GateOutcome(Protocol):
     """What the capture gate reports: its result and the main face, if any."""
@@ -73,7 +59,11 @@ class Judgement:
 
 class Ensemble:
     """Runs the capture gate, then every detector (side by side on ``threads`` threads when
-    more than one), then fusion. The results keep the detectors' order either way."""
+    more than one), then fusion. The results keep the detectors' order either way.
+
+    Each ensemble has its own pool, shared by the checks it judges, so that the assurance
+    ensemble's slow detectors never queue ahead of an inline check's. ONNX Runtime releases
+    the GIL while it computes."""
 
     def __init__(
         self,
@@ -90,6 +80,14 @@ class Ensemble:
         self.gate = gate
         self.limits = limits or DecodeLimits()
         self.threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def _detector_pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="detector")
+            return self._pool
 
     @property
     def model_versions(self) -> dict[str, str]:
@@ -123,7 +121,7 @@ class Ensemble:
         # Face models have nothing to look at when the gate abstained.
         runnable = [d for d in self.detectors if face is not None or not d.info.needs_face]
         if self.threads > 1 and len(runnable) > 1:
-            pool = detector_pool(self.threads)
+            pool = self._detector_pool()
             results.extend(pool.map(lambda detector: self._run(detector, sample), runnable))
         else:
             results.extend(self._run(detector, sample) for detector in runnable)
