@@ -1,6 +1,10 @@
 """Inline latency benchmark: p50/p99 for 1 MP and 12 MP JPEGs, in-process and over HTTP.
 
 Usage: .venv/bin/python scripts/bench_inline.py [--runs 60] [--face PATH] [--out FILE.json]
+       [--clients N [--load-checks 120]]
+
+With ``--clients N`` it also posts 12 MP checks from N concurrent callers to one server and
+reports throughput (checks/s) and latency under that load.
 
 The capture is a real face photo (``--face``, or the first FRLL image of the shared dataset
 when present), else a synthetic face; it is resized to 1 MP (1280x800 equivalent area) and
@@ -11,6 +15,7 @@ detectors, fusion, policy, and over HTTP also storage).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -21,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +109,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def bench_http(images: dict[str, bytes], runs: int) -> dict[str, Any]:
-    """Time POST /v1/checks against a real uvicorn process on loopback."""
+@contextlib.contextmanager
+def serving() -> Iterator[str]:
+    """A real ``faceverdict serve`` (uvicorn, SQLite) on loopback; yields its base URL."""
     port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
         env = os.environ | {"FACEVERDICT_DATA_DIR": data_dir, "FACEVERDICT_PORT": str(port)}
@@ -122,26 +130,56 @@ def bench_http(images: dict[str, bytes], runs: int) -> dict[str, Any]:
                         break
                 except httpx.TransportError:
                     time.sleep(0.2)
-            out: dict[str, Any] = {}
-            with httpx.Client(base_url=url, timeout=30) as client:
-                for name, data in images.items():
-                    samples = []
-                    for i in range(runs + 3):
-                        t0 = time.perf_counter()
-                        r = client.post(
-                            "/v1/checks",
-                            files={"image": ("c.jpg", data, "image/jpeg")},
-                            data={"subject_ref": f"bench-{i}", "flow": "onboarding"},
-                        )
-                        elapsed = (time.perf_counter() - t0) * 1000
-                        r.raise_for_status()
-                        if i >= 3:
-                            samples.append(elapsed)
-                    out[name] = percentiles(samples)
-            return out
+            yield url
         finally:
             server.terminate()
             server.wait(timeout=10)
+
+
+def post_check(client: httpx.Client, data: bytes, subject: str) -> float:
+    """POST one check; its latency in milliseconds."""
+    t0 = time.perf_counter()
+    r = client.post(
+        "/v1/checks",
+        files={"image": ("c.jpg", data, "image/jpeg")},
+        data={"subject_ref": subject, "flow": "onboarding"},
+    )
+    elapsed = (time.perf_counter() - t0) * 1000
+    r.raise_for_status()
+    return elapsed
+
+
+def bench_http(images: dict[str, bytes], runs: int) -> dict[str, Any]:
+    """Time POST /v1/checks against a real uvicorn process on loopback, one at a time."""
+    out: dict[str, Any] = {}
+    with serving() as url, httpx.Client(base_url=url, timeout=30) as client:
+        for name, data in images.items():
+            samples = [post_check(client, data, f"bench-{i}") for i in range(runs + 3)]
+            out[name] = percentiles(samples[3:])
+    return out
+
+
+def bench_http_load(data: bytes, clients: int, total: int) -> dict[str, Any]:
+    """``clients`` concurrent callers post ``total`` checks of ``data``: throughput and
+    latency under load (the server's own thread pool and detector pools decide the rest)."""
+    with serving() as url:
+        with httpx.Client(base_url=url, timeout=60) as client:
+            for i in range(3):
+                post_check(client, data, f"warm-{i}")
+
+        def caller(k: int) -> list[float]:
+            with httpx.Client(base_url=url, timeout=60) as own:
+                return [post_check(own, data, f"load-{k}-{i}") for i in range(total // clients)]
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            samples = [ms for part in pool.map(caller, range(clients)) for ms in part]
+        wall = time.perf_counter() - started
+    return percentiles(samples) | {
+        "clients": clients,
+        "checks": len(samples),
+        "checks_per_s": round(len(samples) / wall, 2),
+    }
 
 
 def main() -> None:
@@ -150,6 +188,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=60)
     parser.add_argument("--face", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=0,
+        help="also post 12 MP checks from this many concurrent callers (load; 0: skip)",
+    )
+    parser.add_argument("--load-checks", type=int, default=120, help="checks in the load run")
     args = parser.parse_args()
     photo, source = face_photo(args.face)
     images = {name: jpeg_at(photo, size) for name, size in SIZES.items()}
@@ -167,6 +212,8 @@ def main() -> None:
         "in_process_ms": in_process,
         "http_ms": bench_http(images, args.runs),
     }
+    if args.clients > 0:
+        report["http_12MP_load"] = bench_http_load(images["12MP"], args.clients, args.load_checks)
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:
