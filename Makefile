@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check-imports unit bench eval eval-assurance calibrate train train-blending train-synthetic crops clean browser
+.PHONY: install run test lint typecheck check-imports unit bench eval eval-assurance eval-final calibrate train train-blending train-synthetic crops clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ eval: $(STAMP) ## evaluation report on the faces-dev validation split (docs/eval
 eval-assurance: $(STAMP) ## the same report for the asynchronous assurance detectors (docs/eval/assurance/)
 	$(BIN)/python -m pip install --quiet -e '.[eval]'
 	$(BIN)/faceverdict eval --manifest $(DATASET)/MANIFEST.csv --root $(DATASET) --ensemble assurance --out docs/eval/assurance
+
+eval-final: $(STAMP) ## final decisions when assurance may supersede (from the two reports above)
+	$(BIN)/python -m faceverdict.evaluation.final --inline docs/eval/scores.csv \
+		--assurance docs/eval/assurance/scores.csv --out docs/eval/final.json
 
 # Training (needs the [train] extra: PyTorch; uses a GPU when one is present) -------------
 train: $(STAMP) ## install the training extra
