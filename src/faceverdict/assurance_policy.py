@@ -28,6 +28,7 @@ class _Assurance(BaseModel):
     all_checks: bool | None = None
     sample_fraction: float | None = Field(default=None, ge=0, le=1)
     lease_seconds: float | None = Field(default=None, ge=1, le=86_400)
+    may_relax: bool | None = None
 
     @model_validator(mode="after")
     def _band_order(self) -> _Assurance:
@@ -56,6 +57,7 @@ def _rules(defaults: _Assurance, flow: _Assurance, name: str | None) -> Assuranc
         all_checks=bool(all_checks),
         sample_fraction=float(pick("sample_fraction") or 0.0),
         lease_seconds=float(pick("lease_seconds") or base.lease_seconds),
+        may_relax=base.may_relax if pick("may_relax") is None else bool(pick("may_relax")),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -60,11 +61,14 @@ def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
-def application_with(tmp_path: Path, opinion: FixedOpinion | None) -> Application:
+def application_with(
+    tmp_path: Path, opinion: FixedOpinion | None, policy_file: Path | None = None
+) -> Application:
     settings = load_settings(
         data_dir=tmp_path / "data",
         assurance_sweep_every_seconds=0.5,
         inline_detectors=PIPELINE_DETECTORS,
+        policy_file=policy_file,
     )
     inline = build_ensemble(settings)
     inline.detectors.append(FixedOpinion(0.9, name="fixed"))  # ~71: the gray band
@@ -162,6 +166,50 @@ def test_an_unchanged_action_makes_the_check_final_without_a_new_decision(
         assert kinds.count("assurance.confirmed") == 1
     finally:
         application.close()
+
+
+def test_a_policy_that_forbids_relaxing_keeps_the_stricter_inline_action(
+    tmp_path: Path, gray_check_image: bytes
+) -> None:
+    bundled = resources.files("faceverdict.policies").joinpath("default.toml").read_text()
+    assert "[defaults.assurance]\n" in bundled
+    strict = tmp_path / "strict.toml"
+    strict.write_text(
+        bundled.replace("[defaults.assurance]\n", "[defaults.assurance]\nmay_relax = false\n")
+    )
+    application = application_with(tmp_path, FixedOpinion(0.2), policy_file=strict)
+    try:
+        check = submit(application, gray_check_image, "onboarding")
+        inline = check.current_decision
+        assert inline is not None
+        assert inline.action is Action.STEP_UP
+        assert application.assurance is not None
+        assert application.assurance.run(check.check_id).outcome == "confirmed"
+        stored = application.checks.get(check.check_id)
+        assert stored.state is CheckState.FINAL
+        assert [d.action for d in stored.decisions] == [Action.STEP_UP]  # not relaxed
+        package = application.records.packages.package(check.check_id)
+        [confirmed] = [
+            i["entry"]["payload"]
+            for i in package["entries"]
+            if i["entry"]["kind"] == "assurance.confirmed"
+        ]
+        assert confirmed["action"] == "step_up"
+        assert confirmed["assured_action"] == "accept"  # what assurance said, on the record
+        assert confirmed["kept_because"] == "may_relax is false"
+    finally:
+        application.close()
+
+    # The bundled policy lets the same opinion relax the check to accept.
+    relaxed = application_with(tmp_path / "bundled", FixedOpinion(0.2))
+    try:
+        check = submit(relaxed, gray_check_image, "onboarding")
+        assert relaxed.assurance is not None
+        assert relaxed.assurance.run(check.check_id).outcome == "superseded"
+        stored = relaxed.checks.get(check.check_id)
+        assert [d.action for d in stored.decisions] == [Action.STEP_UP, Action.ACCEPT]
+    finally:
+        relaxed.close()
 
 
 def test_running_a_job_twice_writes_one_superseding_decision(

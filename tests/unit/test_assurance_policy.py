@@ -71,3 +71,21 @@ def test_a_bad_section_is_refused_with_its_field(section: dict[str, object], mes
     doc = {"version": "t", "defaults": {"assurance": section}, "flows": {"onboarding": {}}}
     with pytest.raises(ConfigurationError, match=message):
         parse_assurance_policy(doc)
+
+
+def test_may_relax_defaults_to_true_and_a_flow_can_forbid_it() -> None:
+    doc = {
+        **DOC,
+        "flows": {"onboarding": {}, "payment": {"assurance": {"may_relax": False}}, "login": {}},
+    }
+    policy = parse_assurance_policy(doc)
+    assert load_assurance_policy().for_flow("onboarding").may_relax  # the bundled policy
+    onboarding, payment = policy.for_flow("onboarding"), policy.for_flow("payment")
+    assert onboarding.may_relax
+    assert onboarding.allows(Action.STEP_UP, Action.ACCEPT)
+    assert not payment.may_relax
+    assert not payment.allows(Action.STEP_UP, Action.ACCEPT)  # relaxing: refused
+    assert payment.allows(Action.STEP_UP, Action.REVIEW)  # escalating: allowed
+    assert payment.allows(Action.STEP_UP, Action.STEP_UP)
+    with pytest.raises(ConfigurationError, match="may_relax"):
+        parse_assurance_policy({**DOC, "defaults": {"assurance": {"may_relax": "sometimes"}}})

@@ -51,6 +51,16 @@ def test_only_selected_checks_take_the_assurance_action() -> None:
     assert outcomes["c"].final_action is Action.ACCEPT
     assert outcomes["d"].final_action is Action.REVIEW
     assert outcomes["e"].final_action is Action.STEP_UP
+    strict = AssuranceRules(
+        enabled=True,
+        min_score=60,
+        max_score=90,
+        actions=frozenset({Action.STEP_UP}),
+        may_relax=False,
+    )
+    kept = {o.relpath: o for o in final_outcomes(INLINE, ASSURANCE, strict, FINAL)}
+    assert kept["a"].final_action is Action.STEP_UP  # not relaxed
+    assert kept["c"].final_action is Action.STEP_UP
     disabled = final_outcomes(INLINE, ASSURANCE, AssuranceRules(enabled=False), FINAL)
     assert all(o.final_action is o.inline_action for o in disabled)
 

@@ -16,6 +16,8 @@ class AssuranceRules:
     A not-final decision is assured when its score lies in ``[min_score, max_score)`` (the
     gray band), when its action is in ``actions``, when the whole flow is chosen
     (``all_checks``), or when its sample draw falls under ``sample_fraction``.
+    ``may_relax`` says whether assurance may replace the inline action with a less severe
+    one (``step_up`` -> ``accept``); without it assurance confirms or escalates only.
     """
 
     enabled: bool = False
@@ -25,6 +27,11 @@ class AssuranceRules:
     all_checks: bool = False
     sample_fraction: float = 0.0
     lease_seconds: float = 300.0
+    may_relax: bool = True
+
+    def allows(self, inline: Action, assured: Action) -> bool:
+        """Whether an assurance action may supersede the inline one."""
+        return self.may_relax or assured.severity >= inline.severity
 
     def reasons(
         self, *, action: Action, final: bool, score: float | None, draw: float

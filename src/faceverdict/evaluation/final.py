@@ -6,7 +6,7 @@ ensemble, then the worker judges every check the policy selects for assurance (g
 chosen actions, chosen flows) with the assurance ensemble and, where that action differs,
 a superseding decision replaces the inline one. This module replays that on two reports of
 the same images: the inline report's actions, with each selected check given the assurance
-report's action.
+report's action (unless it is less severe and the flow's ``may_relax`` is false).
 
 Usage::
 
@@ -58,7 +58,8 @@ def final_outcomes(
         action = Action(row["action"])
         score = float(row["authenticity_score"]) if row["authenticity_score"] else None
         why = rules.reasons(action=action, final=action in final_actions, score=score, draw=1.0)
-        final = Action(assurance[row["relpath"]]["action"]) if why else action
+        assured = Action(assurance[row["relpath"]]["action"]) if why else action
+        final = assured if rules.allows(action, assured) else action
         outcomes.append(
             FinalOutcome(
                 relpath=row["relpath"],

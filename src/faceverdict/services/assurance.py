@@ -14,10 +14,12 @@ from datetime import timedelta
 
 from faceverdict.domain.assurance import ASSURANCE_STAGE, AssurancePolicy
 from faceverdict.domain.check import Check, CheckState, Decision
+from faceverdict.domain.policy import Action
 from faceverdict.domain.review_qc import (
     sample_draw,
 )
 from faceverdict.errors import NotFound
+from faceverdict.evidence.entries import JsonValue
 from faceverdict.job_ports import CheckStates, Job, JobQueue
 from faceverdict.ports import CaptureVault, CheckRepository, Clock, DecisionConflict, EntryDraft
 from faceverdict.services.checks import Assessor, CheckService, capture_key, new_id
@@ -116,9 +118,15 @@ class AssuranceService:
             return AssuranceResult(check_id, "capture_gone")
         assessment = self.assessor.assess(image, check.flow, check.signals)
         judgement, outcome = assessment.judgement, assessment.outcome
-        if outcome.action is previous.action:
+        rules = self.policy.for_flow(check.flow)
+        if outcome.action is previous.action or not rules.allows(previous.action, outcome.action):
+            # Same action, or a relaxation the policy forbids (may_relax = false): it stands.
             self._confirm(
-                check_id, previous, judgement.authenticity_score, judgement.model_versions
+                check_id,
+                previous,
+                judgement.authenticity_score,
+                judgement.model_versions,
+                assured_action=outcome.action,
             )
             return AssuranceResult(check_id, "confirmed")
         reasons = outcome.reasons + tuple(r for res in judgement.results for r in res.reasons)
@@ -152,18 +160,25 @@ class AssuranceService:
         previous: Decision,
         score: float | None,
         model_versions: dict[str, str],
+        assured_action: Action,
     ) -> None:
-        """``assuring -> final`` and its evidence entry, in one transaction (at most once)."""
+        """``assuring -> final`` and its evidence entry, in one transaction (at most once).
+        ``assured_action`` is what assurance decided: the entry names it when the policy kept
+        the stricter inline action instead."""
+        payload: dict[str, JsonValue] = {
+            "decision_id": previous.decision_id,
+            "action": previous.action.value,
+            "authenticity_score": score,
+            "model_versions": dict(model_versions),
+        }
+        if assured_action is not previous.action:
+            payload["assured_action"] = assured_action.value
+            payload["kept_because"] = "may_relax is false"
         draft = EntryDraft(
             kind=ASSURANCE_CONFIRMED,
             check_id=check_id,
             occurred_at=self.clock.now(),
-            payload={
-                "decision_id": previous.decision_id,
-                "action": previous.action.value,
-                "authenticity_score": score,
-                "model_versions": dict(model_versions),
-            },
+            payload=payload,
         )
         with self.checks.uow.begin() as tx:
             in_tx = tx.checks
