@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -129,6 +130,18 @@ def half_scale_patch(
         box=(left * sx - x0, top * sy - y0, right * sx - x0, bottom * sy - y0),
     )
     return _mirror_padded(np.asarray(region, dtype=np.uint8), size)
+
+
+def assurance_patches(
+    pixels: RGBImage, face: Face, cut: Callable[..., RGBImage] = face_patch
+) -> list[RGBImage]:
+    """The assurance variant's patches: one at each of ``ASSURANCE_OFFSETS``, each followed by
+    its mirror image (``cut`` = ``half_scale_patch`` gives their half-size twins)."""
+    patches: list[RGBImage] = []
+    for offset in ASSURANCE_OFFSETS:
+        patch = cut(pixels, face, PATCH_SIZE, offset)
+        patches += [patch, np.ascontiguousarray(patch[:, ::-1])]
+    return patches
 
 
 def _mirror_padded(patch: RGBImage, size: int) -> RGBImage:
@@ -254,10 +267,7 @@ class SyntheticAssuranceDetector(SyntheticImageDetector):
         full = decode_capture(sample.data, _FULL_DECODE)
         factor = full.pixels.shape[1] / sample.image.pixels.shape[1]
         face = _scaled_face(sample.face, factor)
-        patches: list[RGBImage] = []
-        for offset in ASSURANCE_OFFSETS:
-            patch = face_patch(full.pixels, face, PATCH_SIZE, offset)
-            patches += [patch, np.ascontiguousarray(patch[:, ::-1])]
+        patches = assurance_patches(full.pixels, face)
         logits = self.logits(patches)
         logit = float(logits.mean())
         details: dict[str, float | str | bool] = {

@@ -26,8 +26,7 @@ from torch import Tensor
 from faceverdict.detectors.base import Face
 from faceverdict.detectors.model_files import MODELS_DIR
 from faceverdict.detectors.synthetic import (
-    ASSURANCE_OFFSETS,
-    PATCH_SIZE,
+    assurance_patches,
     face_patch,
     half_scale_patch,
     to_input,
@@ -126,10 +125,7 @@ def _assurance_scales(
             patches = []
             for item in items:
                 assert item.window is not None
-                face = Face(box=item.box, score=1.0)
-                for offset in ASSURANCE_OFFSETS:
-                    patch = cut(item.window, face, PATCH_SIZE, offset)
-                    patches += [patch, np.ascontiguousarray(patch[:, ::-1])]
+                patches += assurance_patches(item.window, Face(box=item.box, score=1.0), cut)
             logits = scores(torch.from_numpy(to_input(patches))).numpy().ravel()
             means.append(logits.reshape(len(items), -1).mean(axis=1).astype(np.float32))
         return means[0], means[1]
