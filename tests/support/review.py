@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -199,3 +200,14 @@ def blank_png(size: tuple[int, int] = (64, 64)) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", size, (120, 140, 160)).save(out, format="PNG")
     return out.getvalue()
+
+
+WorldFactory = Callable[..., ReviewWorld]
+
+
+def queued(world: ReviewWorld, check: Check) -> str:
+    """Add ``check`` to ``world`` and queue its review task; the task id."""
+    world.add_check(check)
+    task = world.review.service.on_decided(check)
+    assert task is not None
+    return task.task_id
