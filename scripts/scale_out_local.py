@@ -42,11 +42,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def policy_file(folder: Path, lease_seconds: int) -> Path:
-    """The bundled policy with a short assurance lease (a killed worker's job returns soon)."""
+def policy_file(folder: Path, lease_seconds: int, may_relax: bool | None = None) -> Path:
+    """The bundled policy with a short assurance lease (a killed worker's job returns soon) and,
+    when ``may_relax`` is given, that assurance rule instead of the bundled one."""
     text = resources.files("faceverdict.policies").joinpath("default.toml").read_text()
     text, n = re.subn(r"(?m)^lease_seconds = \d+", f"lease_seconds = {lease_seconds}", text)
     assert n == 1, "lease_seconds not found in the bundled policy"
+    if may_relax is not None:
+        text, n = re.subn(r"(?m)^may_relax = \w+", f"may_relax = {str(may_relax).lower()}", text)
+        assert n == 1, "may_relax not found in the bundled policy"
     path = folder / "policy.toml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -63,6 +67,7 @@ class Topology:
     queue_name: str = field(default_factory=lambda: f"fv-{uuid.uuid4().hex[:8]}")
     extra_env: dict[str, str] = field(default_factory=dict)
     lease_seconds: int = 5
+    may_relax: bool | None = None  # None: the bundled policy's rule
     apis: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     api_urls: list[str] = field(default_factory=list)
@@ -99,7 +104,9 @@ class Topology:
             "FACEVERDICT_S3_ENDPOINT_URL": self.s3_endpoint,
             "FACEVERDICT_S3_CREATE_BUCKET": "true",
             "FACEVERDICT_EMBEDDED_WORKER": "false",
-            "FACEVERDICT_POLICY_FILE": str(policy_file(self.data_dir, self.lease_seconds)),
+            "FACEVERDICT_POLICY_FILE": str(
+                policy_file(self.data_dir, self.lease_seconds, self.may_relax)
+            ),
             "FACEVERDICT_ASSURANCE_SWEEP_EVERY_SECONDS": "1",
         }
         env.update(self.extra_env)
@@ -289,6 +296,7 @@ def bench(
     topology = Topology(
         database_url=database_url,
         redis_url=redis_url,
+        may_relax=True,  # the stand-in's changed opinions supersede (half of them relax)
         extra_env={
             "FACEVERDICT_DETECTOR_MODULES": '["tests.support.fixed_detectors"]',
             "FACEVERDICT_TEST_FIXED_PROBABILITY": "0.85" if learned else "0.9",

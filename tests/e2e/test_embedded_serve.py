@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.fixed_outcomes import assurance_changes
+from tests.support.fixed_outcomes import assurance_changes, relaxing_policy_file
 from tests.support.s3 import free_port
 from tests.support.synthetic_faces import synthetic_face
 
@@ -34,6 +34,8 @@ def portrait_that_changes() -> bytes:
 
 def test_serve_runs_assurance_in_process(tmp_path: Path) -> None:
     port = free_port()
+    # fixed_assurance's changed opinion is a relaxation, which the bundled policy forbids.
+    policy = relaxing_policy_file(tmp_path)
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
@@ -41,6 +43,7 @@ def test_serve_runs_assurance_in_process(tmp_path: Path) -> None:
         "FACEVERDICT_DETECTOR_MODULES": '["tests.support.fixed_detectors"]',
         "FACEVERDICT_INLINE_DETECTORS": '["provenance", "fixed"]',
         "FACEVERDICT_ASSURANCE_DETECTORS": '["fixed_assurance"]',
+        "FACEVERDICT_POLICY_FILE": str(policy),
     }
     with open(tmp_path / "serve.log", "wb") as log:
         server = subprocess.Popen(

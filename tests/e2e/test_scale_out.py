@@ -52,6 +52,7 @@ def test_two_apis_two_workers_one_killed_every_check_settles_once(
         database_url=postgres_url,
         redis_url=REDIS_URL,
         data_dir=tmp_path / "data",
+        may_relax=True,  # fixed_assurance's changed opinions are relaxations
         extra_env={
             "FACEVERDICT_DETECTOR_MODULES": '["tests.support.fixed_detectors"]',
             "FACEVERDICT_INLINE_DETECTORS": '["provenance", "fixed"]',
@@ -151,6 +152,7 @@ def test_a_worker_killed_mid_job_is_retried_by_another_and_applied_once(
         database_url=postgres_url,
         redis_url=REDIS_URL,
         data_dir=tmp_path / "data",
+        may_relax=True,  # fixed_assurance's changed opinions are relaxations
         lease_seconds=3,
         extra_env={
             "FACEVERDICT_DETECTOR_MODULES": '["tests.support.fixed_detectors"]',

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from faceverdict.domain.review import TaskReason
 from faceverdict.ensembles import build_ensemble
 from faceverdict.entrypoints.worker import JobWorker
 from faceverdict.job_ports import Job
+from tests.support.fixed_outcomes import relaxing_policy
 from tests.support.review_app import face, submit
 
 
@@ -168,16 +168,10 @@ def test_an_unchanged_action_makes_the_check_final_without_a_new_decision(
         application.close()
 
 
-def test_a_policy_that_forbids_relaxing_keeps_the_stricter_inline_action(
+def test_the_bundled_policy_keeps_the_stricter_inline_action_and_may_relax_lets_it_go(
     tmp_path: Path, gray_check_image: bytes
 ) -> None:
-    bundled = resources.files("faceverdict.policies").joinpath("default.toml").read_text()
-    assert "[defaults.assurance]\n" in bundled
-    strict = tmp_path / "strict.toml"
-    strict.write_text(
-        bundled.replace("[defaults.assurance]\n", "[defaults.assurance]\nmay_relax = false\n")
-    )
-    application = application_with(tmp_path, FixedOpinion(0.2), policy_file=strict)
+    application = application_with(tmp_path, FixedOpinion(0.2))  # the bundled policy
     try:
         check = submit(application, gray_check_image, "onboarding")
         inline = check.current_decision
@@ -200,8 +194,10 @@ def test_a_policy_that_forbids_relaxing_keeps_the_stricter_inline_action(
     finally:
         application.close()
 
-    # The bundled policy lets the same opinion relax the check to accept.
-    relaxed = application_with(tmp_path / "bundled", FixedOpinion(0.2))
+    # A policy with may_relax = true lets the same opinion relax the check to accept.
+    permissive = tmp_path / "permissive.toml"
+    permissive.write_text(relaxing_policy())
+    relaxed = application_with(tmp_path / "permissive", FixedOpinion(0.2), policy_file=permissive)
     try:
         check = submit(relaxed, gray_check_image, "onboarding")
         assert relaxed.assurance is not None

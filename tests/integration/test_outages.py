@@ -22,6 +22,7 @@ from faceverdict.entrypoints.api.app import create_app
 from faceverdict.entrypoints.worker import JobWorker
 from tests.integration.test_assurance import FixedOpinion, wait_for
 from tests.integration.test_scale_out_adapters import REDIS_URL
+from tests.support.fixed_outcomes import relaxing_policy_file
 from tests.support.review_app import face
 from tests.support.tcp_proxy import TcpProxy
 
@@ -50,6 +51,8 @@ def proxied(tmp_path: Path, postgres_url: str) -> Iterator[tuple[Application, Tc
         redis_url=through(REDIS_URL, broker_proxy),
         job_queue_name=f"fv-outage-{uuid.uuid4().hex[:8]}",
         assurance_sweep_every_seconds=0.5,
+        # FixedOpinion(0.2) relaxes step_up to accept, which the bundled policy forbids
+        policy_file=relaxing_policy_file(tmp_path),
     )
     inline = build_ensemble(settings)
     inline.detectors.append(FixedOpinion(0.9, name="fixed"))

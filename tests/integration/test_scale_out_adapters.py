@@ -18,6 +18,7 @@ from faceverdict.domain.check import CheckState
 from faceverdict.entrypoints.worker import JobWorker
 from faceverdict.job_ports import Job
 from tests.integration.test_assurance import FixedOpinion, wait_for
+from tests.support.fixed_outcomes import relaxing_policy_file
 from tests.support.review_app import face, submit
 from tests.support.s3 import s3_emulator
 
@@ -100,6 +101,8 @@ def test_the_scale_out_adapters_assure_a_check_end_to_end(
         s3_prefix=f"{redis_queue_name}/",
         s3_endpoint_url=s3_endpoint,
         s3_create_bucket=True,
+        # FixedOpinion(0.2) relaxes step_up to accept, which the bundled policy forbids
+        policy_file=relaxing_policy_file(tmp_path),
     )
     from faceverdict.detectors.ensemble import Ensemble
     from faceverdict.ensembles import build_ensemble

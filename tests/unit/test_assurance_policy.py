@@ -73,13 +73,17 @@ def test_a_bad_section_is_refused_with_its_field(section: dict[str, object], mes
         parse_assurance_policy(doc)
 
 
-def test_may_relax_defaults_to_true_and_a_flow_can_forbid_it() -> None:
+def test_may_relax_is_true_when_absent_and_a_flow_can_forbid_it() -> None:
+    # Absent means true, so a policy written before the key keeps its meaning; the bundled
+    # policy says false explicitly (decision 0007).
     doc = {
         **DOC,
         "flows": {"onboarding": {}, "payment": {"assurance": {"may_relax": False}}, "login": {}},
     }
     policy = parse_assurance_policy(doc)
-    assert load_assurance_policy().for_flow("onboarding").may_relax  # the bundled policy
+    bundled = load_assurance_policy()
+    assert not bundled.for_flow("onboarding").may_relax
+    assert not bundled.for_flow("payment").may_relax
     onboarding, payment = policy.for_flow("onboarding"), policy.for_flow("payment")
     assert onboarding.may_relax
     assert onboarding.allows(Action.STEP_UP, Action.ACCEPT)

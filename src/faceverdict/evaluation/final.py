@@ -75,7 +75,8 @@ def final_outcomes(
 
 def summarise(outcomes: Sequence[FinalOutcome]) -> dict[str, Any]:
     """BPCER (genuine not accepted) and APCER (attacks accepted), inline and final, with how
-    many checks assurance relaxed to ``accept`` and how many it moved away from it."""
+    many checks assurance relaxed to ``accept``, how many it moved away from it and how many
+    it made more severe (``step_up`` -> ``review``, for instance)."""
 
     def share(items: list[FinalOutcome], accepted: bool, final: bool) -> float:
         hits = [(o.final_action if final else o.inline_action) is Action.ACCEPT for o in items]
@@ -95,6 +96,7 @@ def summarise(outcomes: Sequence[FinalOutcome]) -> dict[str, Any]:
                 o.inline_action is Action.ACCEPT and o.final_action is not Action.ACCEPT
                 for o in items
             ),
+            "escalated": sum(o.final_action.severity > o.inline_action.severity for o in items),
         }
 
     families = sorted({o.family for o in fakes})
@@ -134,8 +136,9 @@ def markdown(summary: Mapping[str, Any]) -> str:
     for label in ("real", "fake"):
         m = summary[label]
         lines.append(
-            f"| {label}: assured / relaxed to accept / moved from accept | "
-            f"{m['assured']} | {m['relaxed_to_accept']} / {m['moved_from_accept']} |"
+            f"| {label}: assured / relaxed to accept / moved from accept / escalated | "
+            f"{m['assured']} | {m['relaxed_to_accept']} / {m['moved_from_accept']}"
+            f" / {m['escalated']} |"
         )
     return "\n".join(lines)
 
