@@ -43,6 +43,15 @@ def load_script() -> ModuleType:
     return module
 
 
+# Stand-in detectors (tests/support/fixed_detectors.py): every check is in the gray band and
+# assurance changes half of them (assurance_changes).
+STAND_INS = {
+    "FACEVERDICT_DETECTOR_MODULES": '["tests.support.fixed_detectors"]',
+    "FACEVERDICT_INLINE_DETECTORS": '["provenance", "fixed"]',
+    "FACEVERDICT_ASSURANCE_DETECTORS": '["fixed_assurance"]',
+}
+
+
 def test_two_apis_two_workers_one_killed_every_check_settles_once(
     postgres_url: str, tmp_path: Path
 ) -> None:
@@ -54,9 +63,7 @@ def test_two_apis_two_workers_one_killed_every_check_settles_once(
         data_dir=tmp_path / "data",
         may_relax=True,  # fixed_assurance's changed opinions are relaxations
         extra_env={
-            "FACEVERDICT_DETECTOR_MODULES": '["tests.support.fixed_detectors"]',
-            "FACEVERDICT_INLINE_DETECTORS": '["provenance", "fixed"]',
-            "FACEVERDICT_ASSURANCE_DETECTORS": '["fixed_assurance"]',
+            **STAND_INS,
             "FACEVERDICT_ALLOW_PRIVATE_WEBHOOK_TARGETS": "true",
             "FACEVERDICT_WEBHOOK_BACKOFF_BASE_SECONDS": "0.2",
         },
@@ -155,9 +162,7 @@ def test_a_worker_killed_mid_job_is_retried_by_another_and_applied_once(
         may_relax=True,  # fixed_assurance's changed opinions are relaxations
         lease_seconds=3,
         extra_env={
-            "FACEVERDICT_DETECTOR_MODULES": '["tests.support.fixed_detectors"]',
-            "FACEVERDICT_INLINE_DETECTORS": '["provenance", "fixed"]',
-            "FACEVERDICT_ASSURANCE_DETECTORS": '["fixed_assurance"]',
+            **STAND_INS,
             "FACEVERDICT_TEST_ASSURANCE_SECONDS": "4",
         },
     )
