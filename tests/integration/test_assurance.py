@@ -21,7 +21,7 @@ from faceverdict.domain.review import TaskReason
 from faceverdict.ensembles import build_ensemble
 from faceverdict.entrypoints.worker import JobWorker
 from faceverdict.job_ports import Job
-from tests.support.fixed_outcomes import relaxing_policy
+from tests.support.fixed_outcomes import relaxing_policy_file
 from tests.support.review_app import face, submit
 
 
@@ -195,8 +195,7 @@ def test_the_bundled_policy_keeps_the_stricter_inline_action_and_may_relax_lets_
         application.close()
 
     # A policy with may_relax = true lets the same opinion relax the check to accept.
-    permissive = tmp_path / "permissive.toml"
-    permissive.write_text(relaxing_policy())
+    permissive = relaxing_policy_file(tmp_path / "permissive")
     relaxed = application_with(tmp_path / "permissive", FixedOpinion(0.2), policy_file=permissive)
     try:
         check = submit(relaxed, gray_check_image, "onboarding")
@@ -271,7 +270,7 @@ def _no_stray_threads() -> Iterator[None]:
 def test_an_assurance_job_survives_a_service_restart(
     tmp_path: Path, gray_check_image: bytes
 ) -> None:
-    first = application_with(tmp_path, FixedOpinion(0.2))  # assurance will accept
+    first = application_with(tmp_path, FixedOpinion(0.2))  # assurance will finalise it
     try:
         check = submit(first, gray_check_image, "onboarding")
         assert check.state is CheckState.ASSURING
