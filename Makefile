@@ -4,7 +4,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck check-imports unit bench eval eval-assurance eval-final calibrate train train-blending train-synthetic crops clean browser
+.PHONY: help install run test lint typecheck check-imports unit bench eval eval-assurance eval-final calibrate train train-blending train-synthetic crops clean browser
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,17 +20,17 @@ install: $(STAMP) ## install the service and its test tools into .venv
 run: $(STAMP) ## start the API on the embedded default (SQLite + ./data)
 	$(BIN)/faceverdict serve
 
-lint: $(STAMP)
+lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) ## mypy --strict on src, tests and scripts
 	$(BIN)/mypy
 
-check-imports: $(STAMP)
+check-imports: $(STAMP) ## import-linter: the layers of docs/architecture.md
 	$(BIN)/lint-imports
 
-unit: $(STAMP)
+unit: $(STAMP) ## pytest (the whole suite)
 	$(BIN)/pytest -q
 
 browser: ## Debian's chromium for the review UI browser tests (no browser download)
@@ -78,5 +81,5 @@ train-synthetic: crops ## synthetic-image detector: models/synthetic_v1.onnx + d
 calibrate: $(STAMP) ## refit models/fusion.json on held-back real photos (after any retraining)
 	$(BIN)/python -m faceverdict.training.calibrate --manifest $(DATASET)/MANIFEST.csv --root $(DATASET)
 
-clean:
+clean: ## remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

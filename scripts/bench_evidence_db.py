@@ -24,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from faceverdict.adapters.sql_check_repository import SqlCheckRepository, make_engine
+from faceverdict.adapters.sql_check_repository import SqlCheckRepository
+from faceverdict.adapters.sql_database import Database
 from faceverdict.adapters.sql_evidence_log import SqlEvidenceReader
 from faceverdict.adapters.sql_privacy import SqlCaptureRecords
 from faceverdict.adapters.sql_unit_of_work import SqlUnitOfWork
@@ -40,8 +41,8 @@ from faceverdict.evidence.merkle import (
     verify_inclusion,
 )
 from faceverdict.evidence.verify import verify_package
-from faceverdict.policy_file import load_policy
-from faceverdict.ports import CaptureRecord
+from faceverdict.policy import load_policy
+from faceverdict.ports.captures import CaptureRecord
 from faceverdict.services.evidence_events import check_drafts
 from faceverdict.services.evidence_log import CheckpointPolicy, CheckpointSigner, EvidenceLog
 from faceverdict.services.evidence_package import EvidencePackager
@@ -149,9 +150,10 @@ def timed(fn: Callable[[], object], calls: int) -> tuple[float, float]:
 def run(url: str, entries: int, proofs: int, seed: int) -> dict[str, Any]:
     """Run every phase and return the numbers."""
     rng = random.Random(seed)
-    engine = make_engine(url)
+    database = Database(url)
+    database.upgrade()
+    engine = database.engine
     uow = SqlUnitOfWork(engine)
-    uow.create_schema()
     reader = SqlEvidenceReader(engine)
     clock = Clock()
     signer = CheckpointSigner(parse_signer_key(generate_signing_key(ORIGIN)[0]), ORIGIN)

@@ -80,9 +80,9 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 
 def bench_in_process(images: dict[str, bytes], runs: int) -> tuple[dict[str, Any], float, str]:
     """Time the assessor directly (no HTTP, no storage)."""
-    from faceverdict.bootstrap import build_assessor
     from faceverdict.config import load_settings
     from faceverdict.domain.policy import ClientSignals
+    from faceverdict.wiring.bootstrap import build_assessor
 
     started = time.perf_counter()
     assessor = build_assessor(load_settings())

@@ -45,7 +45,7 @@ def free_port() -> int:
 def policy_file(folder: Path, lease_seconds: int, may_relax: bool | None = None) -> Path:
     """The bundled policy with a short assurance lease (a killed worker's job returns soon) and,
     when ``may_relax`` is given, that assurance rule instead of the bundled one."""
-    text = resources.files("faceverdict.policies").joinpath("default.toml").read_text()
+    text = resources.files("faceverdict.policy").joinpath("default.toml").read_text()
     text, n = re.subn(r"(?m)^lease_seconds = \d+", f"lease_seconds = {lease_seconds}", text)
     assert n == 1, "lease_seconds not found in the bundled policy"
     if may_relax is not None:

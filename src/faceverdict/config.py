@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite file in data_dir"
     )
+    migrate_on_start: bool = Field(
+        default=True,
+        description="bring the database schema to this release at start; false (scale-out): "
+        "`faceverdict db upgrade` runs once as a job, and a process whose database is behind "
+        "refuses to start",
+    )
     policy_file: Path | None = Field(default=None, description="default: the bundled policy")
     pseudonym_key: SecretStr = SecretStr(DEV_PSEUDONYM_KEY)
     api_keys: list[SecretStr] = Field(
@@ -60,6 +66,31 @@ class Settings(BaseSettings):
         ge=1,
         le=16,
         description="threads that run the detectors of one check side by side (1: in turn)",
+    )
+    # Fail-safe decisions: a detector that does not answer leaves the check degraded
+    inline_deadline_ms: float = Field(
+        default=2000.0,
+        ge=50.0,
+        le=60_000.0,
+        description="a check's detectors answer within this or count as timed out "
+        "(a flow's deadline_ms in the policy overrides it)",
+    )
+    assurance_deadline_ms: float = Field(default=60_000.0, ge=100.0, le=600_000.0)
+    detector_timeouts_ms: dict[str, float] = Field(
+        default_factory=dict,
+        description="per detector name, its own timeout (default: the check's deadline)",
+    )
+    detector_breaker_failures: int = Field(
+        default=5, ge=1, le=1000, description="consecutive failures that switch a detector off"
+    )
+    detector_breaker_reset_seconds: float = Field(
+        default=30.0, ge=1.0, le=3600.0, description="after this, one call probes it again"
+    )
+    max_checks_in_flight: int = Field(
+        default=16,
+        ge=1,
+        le=1024,
+        description="checks judged at once per process; beyond, 503 with Retry-After",
     )
     c2pa_trust_anchors_file: Path | None = Field(
         default=None,
@@ -119,6 +150,11 @@ class Settings(BaseSettings):
     detector_modules: list[str] = Field(
         default_factory=list,
         description="extra modules imported at start so that their detectors register",
+    )
+    detector_options: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="per detector name, string options its factory receives "
+        "(DetectorContext.options; environment: JSON)",
     )
 
     # Background jobs (assurance, webhooks, re-scans); see docs/decisions/0005

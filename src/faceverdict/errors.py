@@ -15,7 +15,8 @@ FaceverdictError
 ├── ConfigurationError        settings or policy refused at start
 ├── IntegrityFailure          the evidence log failed a self-check (500)
 └── Unavailable               a backing service is down (503)
-    └── KeyUnavailable        a data key cannot be unwrapped now (KMS down) (503)
+    ├── KeyUnavailable        a data key cannot be unwrapped now (KMS down) (503)
+    └── Overloaded            too many checks in flight in this process (503)
 """
 
 from __future__ import annotations
@@ -132,3 +133,9 @@ class KeyUnavailable(Unavailable):
     """A data key cannot be generated or unwrapped now (e.g. the KMS is unreachable)."""
 
     slug = "key-unavailable"
+
+
+class Overloaded(Unavailable):
+    """This process is judging as many checks as it may at once: retry shortly."""
+
+    slug = "overloaded"

@@ -1,4 +1,4 @@
-"""One contract for the SQL evidence log on SQLite (embedded) and PostgreSQL (scale-out).
+"""One contract for the evidence log on memory, SQLite (embedded) and PostgreSQL (scale-out).
 
 Appends are gapless and serialised across threads, commit or vanish with their transaction,
 and the stored subtree hashes answer the same proofs as the in-memory reference tree.
@@ -7,21 +7,17 @@ and the stored subtree hashes answer the same proofs as the in-memory reference 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from faceverdict.adapters.sql_check_repository import make_engine
-from faceverdict.adapters.sql_evidence_log import SqlEvidenceReader
-from faceverdict.adapters.sql_unit_of_work import SqlUnitOfWork
 from faceverdict.evidence.checkpoint import generate_signing_key, parse_signer_key
 from faceverdict.evidence.entries import leaf_hash, parse_entry_bytes
 from faceverdict.evidence.merkle import MemoryTree, verify_consistency, verify_inclusion
-from faceverdict.ports import EntryDraft
+from faceverdict.ports.evidence import EntryDraft, StoredCheckpoint
 from faceverdict.services.evidence_log import CheckpointPolicy, CheckpointSigner, EvidenceLog
-from tests.support.clock import ManualClock
+from faceverdict.testing.clock import ManualClock
+from faceverdict.wiring.stores import Stores
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 ORIGIN = "faceverdict.local/contract"
@@ -31,28 +27,21 @@ def draft(i: int, check_id: str | None = None) -> EntryDraft:
     return EntryDraft("test.event", check_id or f"chk_{i % 7}", NOW, {"i": i, "score": i / 3})
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'evidence.db'}"
-    value: str = request.getfixturevalue("postgres_url")
-    return value
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(NOW)
 
 
 @pytest.fixture
-def log(url: str) -> Iterator[EvidenceLog]:
-    engine = make_engine(url)
-    uow = SqlUnitOfWork(engine)
-    uow.create_schema()
+def log(stores: Stores, clock: ManualClock) -> EvidenceLog:
     signer = CheckpointSigner(parse_signer_key(generate_signing_key(ORIGIN)[0]), ORIGIN)
-    yield EvidenceLog(
-        uow=uow,
-        reader=SqlEvidenceReader(engine),
+    return EvidenceLog(
+        uow=stores.uow,
+        reader=stores.evidence,
         signer=signer,
-        clock=ManualClock(NOW),
+        clock=clock,
         policy=CheckpointPolicy(every_entries=10, every_seconds=60),
     )
-    engine.dispose()
 
 
 def reference(log: EvidenceLog) -> MemoryTree:
@@ -123,11 +112,13 @@ def test_stored_proofs_equal_the_reference_and_verify(log: EvidenceLog) -> None:
         assert verify_consistency(old, 37, tree.root(old), tree.root(), proof)
 
 
-def test_checkpoints_are_signed_when_due_and_extend_each_other(log: EvidenceLog) -> None:
+def test_checkpoints_are_signed_when_due_and_extend_each_other(
+    log: EvidenceLog, clock: ManualClock
+) -> None:
     assert log.maybe_checkpoint() is not None  # the first one, even of an empty log
     log.append_many([draft(i) for i in range(3)])
     assert log.maybe_checkpoint() is None  # 3 < 10 entries and not 60 s old
-    log.clock.advance(seconds=61)  # type: ignore[attr-defined]
+    clock.advance(seconds=61)
     signed = log.maybe_checkpoint()
     assert signed is not None
     assert signed.size == 3
@@ -145,3 +136,41 @@ def test_record_if_changed_appends_only_on_change(log: EvidenceLog) -> None:
     assert log.record_if_changed("policy.activated", {"policy_version": "a"}) is None
     assert log.record_if_changed("policy.activated", {"policy_version": "b"}) is not None
     assert log.reader.head()[0] == 2
+
+
+def test_a_checkpoint_is_stored_once_per_size(log: EvidenceLog) -> None:
+    log.append_many([draft(0)])
+    first = StoredCheckpoint(size=1, note="note one", signed_at=NOW)
+    assert log.reader.add_checkpoint(first)
+    assert not log.reader.add_checkpoint(StoredCheckpoint(1, "another", NOW))
+    assert log.reader.latest_checkpoint() == first
+    assert log.reader.checkpoints() == [first]
+
+
+def test_redaction_keeps_the_leaves_and_the_proofs(log: EvidenceLog) -> None:
+    log.append_many([draft(i, "chk_gone" if i % 2 else "chk_kept") for i in range(6)])
+    root = log.reader.head()[1]
+    with log.uow.begin() as tx:
+        seqs = tx.evidence.live_seqs_of(["chk_gone"])
+        assert seqs == [1, 3, 5]
+        assert tx.evidence.redact(seqs, NOW) == 3
+        assert tx.evidence.redact(seqs, NOW) == 0  # already gone
+        assert tx.evidence.live_seqs_of(["chk_gone"]) == []
+    assert [e.body is None for e in log.reader.entries_of("chk_gone")] == [True] * 3
+    assert all(e.body is not None for e in log.reader.entries_of("chk_kept"))
+    assert log.reader.head()[1] == root
+    assert sorted(log.reader.node_range(0, 0, 6)) == list(range(6))
+    assert log.reader.node_counts()[0] == 6
+    assert log.inclusion_proofs([1], 6)[1]  # the leaf of a redacted entry still proves
+
+
+def test_latest_reads_the_newest_readable_entry_of_a_kind(log: EvidenceLog) -> None:
+    assert log.record_if_changed("policy.activated", {"v": "a"}) is not None
+    log.append_many([draft(1)])
+    assert log.record_if_changed("policy.activated", {"v": "b"}) is not None
+    with log.uow.begin() as tx:
+        latest = tx.evidence.latest("policy.activated")
+        assert latest is not None
+        assert latest.payload == {"v": "b"}
+        assert latest.seq == 2
+        assert tx.evidence.latest("no.such") is None

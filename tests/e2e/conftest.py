@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from faceverdict.bootstrap import Application, bootstrap
 from faceverdict.config import load_settings
 from faceverdict.entrypoints.api.app import create_app
+from faceverdict.wiring.bootstrap import Application, bootstrap
 
 
 @pytest.fixture

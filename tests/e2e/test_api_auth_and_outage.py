@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from faceverdict.bootstrap import bootstrap
 from faceverdict.config import load_settings
-from faceverdict.domain.check import Check
+from faceverdict.domain.check import Check, CheckState
 from faceverdict.entrypoints.api.app import create_app
 from faceverdict.errors import Unavailable
-from faceverdict.ports import Transaction
+from faceverdict.ports.uow import Transaction
+from faceverdict.wiring.bootstrap import bootstrap
+from faceverdict.wiring.stores import build_key_store, open_database, sql_stores
 from tests.e2e.test_api_checks import assert_problem, submit
 from tests.support.images import jpeg_bytes
 
@@ -26,6 +29,12 @@ class DownRepository:
         raise Unavailable("database unavailable: connection refused")
 
     def save_decision(self, check: Check) -> None:
+        raise Unavailable("database unavailable: connection refused")
+
+    def transition(self, check_id: str, source: CheckState, target: CheckState) -> bool:
+        raise Unavailable("database unavailable: connection refused")
+
+    def stale(self, state: CheckState, updated_before: datetime, limit: int = 500) -> list[str]:
         raise Unavailable("database unavailable: connection refused")
 
     def get(self, check_id: str) -> Check | None:
@@ -61,12 +70,11 @@ def test_api_keys_are_required_when_configured(tmp_path: Path) -> None:
 
 
 def test_database_outage_is_a_503_with_retry_after(tmp_path: Path) -> None:
-    app = bootstrap(
-        load_settings(data_dir=tmp_path),
-        repository=DownRepository(),
-        uow=DownUnitOfWork(),
-        record_config=False,
-    )
+    settings = load_settings(data_dir=tmp_path)
+    key_store = build_key_store(settings)
+    stores = sql_stores(open_database(settings), key_store)
+    down = replace(stores, checks=DownRepository(), uow=DownUnitOfWork())
+    app = bootstrap(settings, stores=down, key_store=key_store, record_config=False)
     with TestClient(create_app(app), raise_server_exceptions=False) as client:
         response = submit(client, jpeg_bytes(320, 240), key="k-1")
         assert_problem(response, 503, "unavailable")

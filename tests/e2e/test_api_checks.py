@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
-from faceverdict.bootstrap import Application
+from faceverdict.wiring.bootstrap import Application
 from tests.e2e.conftest import stored_blobs
 from tests.support.images import jpeg_bytes, png_bytes
 
@@ -109,9 +109,9 @@ def test_bad_uploads_are_problems_and_store_nothing(
 
 
 def test_oversized_upload_is_refused_before_parsing(tmp_path: Any) -> None:
-    from faceverdict.bootstrap import bootstrap
     from faceverdict.config import load_settings
     from faceverdict.entrypoints.api.app import create_app
+    from faceverdict.wiring.bootstrap import bootstrap
 
     app = bootstrap(load_settings(data_dir=tmp_path, max_upload_bytes=4096))
     with TestClient(create_app(app), raise_server_exceptions=False) as c:

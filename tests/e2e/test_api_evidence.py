@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
-from faceverdict.bootstrap import Application, bootstrap
 from faceverdict.config import load_settings
 from faceverdict.entrypoints.api.app import create_app
 from faceverdict.entrypoints.cli import cli
 from faceverdict.evidence.verify import verify_package
+from faceverdict.wiring.bootstrap import Application, bootstrap
 from tests.e2e.test_api_checks import assert_problem, submit
 from tests.support.images import jpeg_bytes
 from tests.support.review_app import policy_with
@@ -46,8 +46,10 @@ def test_the_evidence_package_verifies_offline(
         "detector.result",
         "detector.result",
         "check.decided",
+        "assurance.started",  # a step-up goes to asynchronous assurance: a transition too
     ]
-    received, gate, provenance, decided = (item["entry"] for item in package["entries"])
+    received, gate, provenance, decided, started = (item["entry"] for item in package["entries"])
+    assert started["payload"]["decision_id"] == check["decision_id"]
     assert received["payload"]["capture"]["sha256"] == check["capture"]["sha256"]
     assert received["payload"]["subject"] != "user-42"  # only the HMAC pseudonym
     assert "user-42" not in json.dumps(package)
@@ -66,7 +68,7 @@ def test_the_evidence_package_verifies_offline(
     assert report.ok, report.failures
     code, output = verify_with_cli(tmp_path, package, vkey)
     assert code == 0, output
-    assert output.startswith("ok: 4 entries verified")
+    assert output.startswith("ok: 5 entries verified")  # with assurance.started
 
 
 def test_a_tampered_package_fails_offline_with_one_line(
@@ -187,14 +189,14 @@ def test_a_held_checkpoint_is_proven_extended_by_the_current_log(
     response = client.get(f"/v1/evidence/consistency?old_size={held_size}")
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["new_size"] == held_size + 4
+    assert body["new_size"] == held_size + 5
     (tmp_path / "held.note").write_text(held)
     (tmp_path / "proof.json").write_text(json.dumps(body))
     vkey = application.records.evidence.signer.vkey
     args = ["evidence", "verify-consistency", str(tmp_path / "held.note")]
     ok = CliRunner().invoke(cli, [*args, str(tmp_path / "proof.json"), "--public-key", vkey])
     assert ok.exit_code == 0, ok.output
-    assert ok.output.startswith(f"ok: tree {held_size + 4} of faceverdict.local/dev extends")
+    assert ok.output.startswith(f"ok: tree {held_size + 5} of faceverdict.local/dev extends")
     body["proof"] = body["proof"][1:]
     (tmp_path / "proof.json").write_text(json.dumps(body))
     bad = CliRunner().invoke(cli, [*args, str(tmp_path / "proof.json"), "--public-key", vkey])

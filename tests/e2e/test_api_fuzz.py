@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from faceverdict.bootstrap import Application, bootstrap
 from faceverdict.config import load_settings
 from faceverdict.entrypoints.api.app import create_app
+from faceverdict.wiring.bootstrap import Application, bootstrap
 from tests.support.images import avif_bytes, jpeg_bytes, mutate, png_bytes, webp_bytes
 
 SEEDS = {

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from faceverdict.bootstrap import Application, bootstrap, build_records
 from faceverdict.config import load_settings
 from faceverdict.detectors.ensemble import Ensemble
 from faceverdict.detectors.fusion import Fusion, FusionParameters
@@ -25,6 +24,8 @@ from faceverdict.errors import ConfigurationError
 from faceverdict.evidence.checkpoint import parse_vkey
 from faceverdict.evidence.entries import parse_entry_bytes
 from faceverdict.services.checks import SubmitCheck
+from faceverdict.wiring.bootstrap import Application, bootstrap
+from faceverdict.wiring.records import build_records
 from tests.support.images import jpeg_bytes
 from tests.support.review_app import policy_with
 
@@ -66,7 +67,7 @@ def test_public_key_export_and_offline_verify(app: Application, tmp_path: Path) 
         check=False,
     )
     assert verified.returncode == 0, verified.stderr
-    assert verified.stdout.startswith("ok: 4 entries verified")
+    assert verified.stdout.startswith("ok: 5 entries verified")
     assert not (tmp_path / "nowhere").exists()
 
     package = json.loads(out.read_text())
@@ -83,8 +84,8 @@ def test_audit_passes_then_fails_after_tampering(app: Application) -> None:
     assert run(data_dir, "evidence", "checkpoint").output.startswith("faceverdict.local/dev\n")
     ok = run(data_dir, "evidence", "audit")
     assert ok.exit_code == 0, ok.output
-    assert ok.output.startswith("ok: 6 entries (0 expired), 1 checkpoints verified")
-    app.records.uow.purge_deleted()
+    assert ok.output.startswith("ok: 7 entries (0 expired), 1 checkpoints verified")
+    app.records.stores.uow.purge_deleted()
     with sqlite3.connect(data_dir / "faceverdict.db") as conn:
         conn.execute("UPDATE evidence_entries SET body = body || ' ' WHERE seq = 3")
     failed = run(data_dir, "evidence", "audit")
@@ -138,7 +139,7 @@ def test_policy_and_model_changes_are_recorded_at_start_only_when_they_change(
 
     policy = tmp_path / "policy.toml"
     policy.write_text(
-        Path("src/faceverdict/policies/default.toml")
+        Path("src/faceverdict/policy/default.toml")
         .read_text()
         .replace('version = "default-', 'version = "bank-')
     )

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from faceverdict.bootstrap import bootstrap
 from faceverdict.config import load_settings
 from faceverdict.domain.review import Role, TaskStatus
 from faceverdict.entrypoints.cli import cli
-from faceverdict.review_ports import QueueFilter
+from faceverdict.ports.review import QueueFilter
+from faceverdict.wiring.bootstrap import bootstrap
 
 
 @pytest.fixture
@@ -55,12 +55,12 @@ def test_demo_seeds_a_queue_and_export_writes_a_manifest(data: Path, tmp_path: P
         "sam": Role.SENIOR,
         "ada": Role.ADMIN,
     }
-    sam = review.service.repository.reviewer_by_username("sam")
+    sam = review.accounts.reviewers.reviewer_by_username("sam")
     assert sam is not None
     waiting = review.service.queue(sam, QueueFilter(statuses=frozenset({TaskStatus.OPEN})))
     assert len(waiting) >= 4
     assert any(t.flow == "payment" and t.sla.breached(review.service.clock.now()) for t in waiting)
-    assert review.service.repository.pairs()  # a double review was done
+    assert review.service.audit.pairs()  # a double review was done
     assert review.accounts.sign_in("sam", "demo-password-123")
 
     out = tmp_path / "export"

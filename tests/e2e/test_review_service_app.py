@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from faceverdict.bootstrap import Application
 from faceverdict.domain.review import Role, TaskReason, Tier, Verdict, VerdictLabel
 from faceverdict.entrypoints.api.app import create_app
-from faceverdict.review_ports import QueueFilter
+from faceverdict.ports.review import QueueFilter
+from faceverdict.wiring.bootstrap import Application
 from tests.support.review import PASSWORD
 from tests.support.review_app import face, full_application, submit
 
@@ -54,7 +54,7 @@ def test_a_check_needing_review_is_decided_in_the_ui(
     assert body["action"] == "review"
     assert not body["final"]
     check_id = body["check_id"]
-    [task] = review.service.repository.tasks_for_check(check_id)
+    [task] = review.service.tasks.tasks_for_check(check_id)
     assert task.reasons == (TaskReason.POLICY_ACTION,)
     assert (task.due_at - task.created_at).total_seconds() == 15 * 60  # payment SLA
 
@@ -117,7 +117,7 @@ def test_generated_high_risk_captures_go_to_seniors(application: Application) ->
     assert decision is not None
     assert decision.composite_risk is not None
     assert decision.composite_risk >= 0.6
-    [task] = review.service.repository.tasks_for_check(check.check_id)
+    [task] = review.service.tasks.tasks_for_check(check.check_id)
     assert task.tier is Tier.SENIOR
     alice = review.accounts.create("alice", PASSWORD, Role.REVIEWER)
     assert review.service.queue(alice, QueueFilter()) == []
@@ -132,7 +132,7 @@ def test_erased_subjects_are_left_out_of_the_export(
     kept = submit(application, face(3), "onboarding", "keep-me", liveness_score=0.2)
     gone = submit(application, face(4), "onboarding", "erase-me", liveness_score=0.2)
     for check in (kept, gone):
-        [task] = review.service.repository.tasks_for_check(check.check_id)
+        [task] = review.service.tasks.tasks_for_check(check.check_id)
         review.service.claim(task.task_id, admin)
         review.service.submit_verdict(task.task_id, admin, Verdict(VerdictLabel.GENUINE))
     assert client.delete("/v1/subjects/erase-me").status_code == 200

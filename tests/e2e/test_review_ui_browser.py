@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from faceverdict.bootstrap import Application
 from faceverdict.domain.review import Role
 from faceverdict.entrypoints.api.app import create_app
+from faceverdict.wiring.bootstrap import Application
 from tests.support.browser import CHROMIUM_FLAGS, ensure_chromium, live_server, screenshot_path
 from tests.support.review import PASSWORD
 from tests.support.review_app import face, full_application, submit
@@ -172,8 +172,8 @@ def test_reviewer_claims_reveals_redacts_and_decides(chromium: Any, tmp_path: Pa
         expect(page.locator("#capture")).to_have_attribute("src", re.compile("view=redacted"))
         wait_image(page)
         assert sharpness(page) < revealed / 3
-        events = review.service.repository.events(check_id=ids["payment"])
-        alice = review.service.repository.reviewer_by_username("alice")
+        events = review.service.audit.events(check_id=ids["payment"])
+        alice = review.accounts.reviewers.reviewer_by_username("alice")
         assert alice is not None
         assert [e.kind for e in events if e.kind in ("capture_revealed", "capture_redacted")] == [
             "capture_revealed",

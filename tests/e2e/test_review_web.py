@@ -13,14 +13,14 @@ from fastapi.testclient import TestClient
 from faceverdict.domain.review import Role
 from faceverdict.entrypoints.web.app import create_review_app
 from faceverdict.entrypoints.web.metrics import metrics_router
-from tests.support.review import PASSWORD, ReviewWorld, make_check, review_world
+from tests.support.review import PASSWORD, ReviewWorld, make_check, review_world, sql_review_stores
 
 BASE = "http://testserver"
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[ReviewWorld]:
-    w = review_world(f"sqlite:///{tmp_path / 'review.db'}", tmp_path)
+    w = review_world(sql_review_stores(f"sqlite:///{tmp_path / 'review.db'}"))
     yield w
     w.close()
 
@@ -59,7 +59,7 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> str:
 
 def queued(world: ReviewWorld, check_id: str, **kw: object) -> str:
     check = world.add_check(make_check(check_id, **kw))  # type: ignore[arg-type]
-    task = world.review.service.on_decided(check)
+    task = world.decided(check)
     assert task is not None
     return task.task_id
 

@@ -182,13 +182,17 @@ def test_a_worker_killed_mid_job_is_retried_by_another_and_applied_once(
         settled = scale.wait_until_settled(postgres_url, [check_id], timeout=120)
         assert settled[check_id][0] == "final"
         engine = create_engine(postgres_url)
-        with engine.connect() as conn:
-            stages = conn.execute(
-                text("SELECT stage FROM decisions WHERE check_id = :c ORDER BY seq"),
-                {"c": check_id},
-            ).scalars()
-            assert list(stages) == ["inline", "assurance"]  # applied once
-        engine.dispose()
+        try:
+            with engine.connect() as conn:
+                stages = list(
+                    conn.execute(
+                        text("SELECT stage FROM decisions WHERE check_id = :c ORDER BY seq"),
+                        {"c": check_id},
+                    ).scalars()
+                )
+        finally:
+            engine.dispose()
+        assert stages == ["inline", "assurance"]  # applied once
     finally:
         queue.close()
         topology.stop()

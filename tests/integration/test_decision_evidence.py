@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from faceverdict.bootstrap import Application, bootstrap
 from faceverdict.config import load_settings
 from faceverdict.domain.check import Check
 from faceverdict.domain.policy import Action, ClientSignals
 from faceverdict.evidence.errors import MalformedEntryError
-from faceverdict.ports import EntryDraft
+from faceverdict.ports.evidence import EntryDraft
 from faceverdict.services.checks import SubmitCheck, new_id
 from faceverdict.services.evidence_events import REVIEW_VERDICT
+from faceverdict.wiring.bootstrap import Application, bootstrap
 from tests.support.images import jpeg_bytes
 
 
@@ -56,7 +56,7 @@ def test_a_review_decision_and_its_verdict_commit_together(app: Application) -> 
         app.records.clock.now(),
         {"task_id": "rt_1", "reviewer": "rev:7f3a", "label": "genuine"},
     )
-    events = app.checks.save_decision(check, extra=[verdict])
+    events = app.checks.recorder.save_decision(check, extra=[verdict])
     assert [e.name for e in events] == ["check.decided"]
     package = app.records.packages.package(check.check_id)
     kinds = [item["entry"]["kind"] for item in package["entries"]]
@@ -73,7 +73,7 @@ def test_nothing_is_recorded_when_the_evidence_cannot_be(app: Application) -> No
     review(check)
     bad = EntryDraft(REVIEW_VERDICT, check.check_id, app.records.clock.now(), {"x": float("nan")})
     with pytest.raises(MalformedEntryError):
-        app.checks.save_decision(check, extra=[bad])
+        app.checks.recorder.save_decision(check, extra=[bad])
     stored = app.checks.get(check.check_id)
     assert len(stored.decisions) == 1  # the decision rolled back with the evidence
     assert app.records.evidence.reader.head()[0] == size

@@ -11,11 +11,11 @@ from click.testing import CliRunner
 
 from faceverdict.adapters.encrypting_blob_store import MAGIC, key_context
 from faceverdict.adapters.local_key_store import LocalKeyStore
-from faceverdict.bootstrap import bootstrap
 from faceverdict.config import load_settings
 from faceverdict.domain.policy import ClientSignals
 from faceverdict.entrypoints.cli import cli
 from faceverdict.services.checks import SubmitCheck
+from faceverdict.wiring.bootstrap import bootstrap
 from tests.support.images import jpeg_bytes
 
 
@@ -47,7 +47,7 @@ def test_erased_capture_cannot_be_recovered_from_anything_left(tmp_path: Path) -
     )
     chunk = image[len(image) // 2 : len(image) // 2 + 48]
     # The checks below are meaningful: before erasure the wrapped key IS on disk.
-    app.records.uow.purge_deleted()
+    app.records.stores.uow.purge_deleted()
     assert holders(data_dir, bytes(wrapped)) == ["faceverdict.db"]
     assert holders(data_dir, chunk) == []  # the capture is only ever stored encrypted
     assert holders(data_dir, data_key) == []

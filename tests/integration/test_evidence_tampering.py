@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from faceverdict.bootstrap import Records, bootstrap, build_records
 from faceverdict.config import load_settings
 from faceverdict.domain.policy import ClientSignals
 from faceverdict.evidence.checkpoint import generate_signing_key, parse_signer_key, sign_checkpoint
@@ -18,6 +17,8 @@ from faceverdict.evidence.entries import parse_entry_bytes
 from faceverdict.evidence.merkle import Frontier, leaf_hash
 from faceverdict.services.checks import SubmitCheck
 from faceverdict.services.evidence_audit import AuditReport
+from faceverdict.wiring.bootstrap import bootstrap
+from faceverdict.wiring.records import Records, build_records
 from tests.support.images import jpeg_bytes
 
 
@@ -34,7 +35,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     records.evidence.checkpoint()
     records.erasure.erase("user-0", requested_by="test")
     records.evidence.checkpoint()
-    records.uow.purge_deleted()
+    records.stores.uow.purge_deleted()
     return data_dir
 
 

@@ -13,15 +13,16 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from faceverdict.bootstrap import Application, bootstrap
 from faceverdict.config import load_settings
 from faceverdict.detectors.ensemble import Ensemble
+from faceverdict.domain.assurance import AssurancePolicy
 from faceverdict.domain.check import CheckState
-from faceverdict.ensembles import build_ensemble
 from faceverdict.entrypoints.api.app import create_app
 from faceverdict.entrypoints.worker import JobWorker
-from tests.integration.test_assurance import FixedOpinion, wait_for
+from faceverdict.wiring.bootstrap import Application, bootstrap
+from faceverdict.wiring.ensembles import build_ensemble
 from tests.integration.test_scale_out_adapters import REDIS_URL
+from tests.support.assurance import FixedOpinion, wait_for
 from tests.support.fixed_outcomes import relaxing_policy_file
 from tests.support.review_app import face
 from tests.support.tcp_proxy import TcpProxy
@@ -131,10 +132,10 @@ def test_a_broker_outage_loses_no_accepted_check(
         ]
 
 
-def _short_lease(policy: object) -> object:
-    from tests.integration.test_assurance import _with_lease
+def _short_lease(policy: AssurancePolicy) -> AssurancePolicy:
+    from tests.support.assurance import with_lease
 
-    return _with_lease(policy, 1.0)
+    return with_lease(policy, 1.0)
 
 
 if os.environ.get("FACEVERDICT_SKIP_OUTAGE_TESTS"):  # pragma: no cover - local opt-out

@@ -12,14 +12,14 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from faceverdict.adapters.sql_check_repository import make_engine
-from faceverdict.bootstrap import Application, bootstrap
 from faceverdict.config import load_settings
 from faceverdict.domain.policy import ClientSignals
 from faceverdict.entrypoints.cli import cli
 from faceverdict.errors import CaptureGone, NotFound
 from faceverdict.evidence.entries import parse_entry_bytes
 from faceverdict.services.checks import SubmitCheck, capture_key
-from tests.support.clock import ManualClock
+from faceverdict.testing.clock import ManualClock
+from faceverdict.wiring.bootstrap import Application, bootstrap
 from tests.support.images import jpeg_bytes
 
 
@@ -60,11 +60,11 @@ def test_captures_are_deleted_exactly_when_their_flow_says(
     c = submit(app, "onboarding", 3)  # due at day 50
     sweeper = app.records.retention
 
-    clock.current = start + timedelta(days=24) - timedelta(seconds=1)
+    clock.set(start + timedelta(days=24) - timedelta(seconds=1))
     assert not sweeper.sweep().removed_anything
-    clock.current = start + timedelta(days=24)
+    clock.set(start + timedelta(days=24))
     assert sweeper.sweep().captures_deleted == (b,)
-    clock.current = start + timedelta(days=30)
+    clock.set(start + timedelta(days=30))
     size_before = app.records.evidence.reader.head()[0]
     report = sweeper.sweep()
     assert report.captures_deleted == (a,)
@@ -95,7 +95,7 @@ def test_expired_evidence_is_removed_and_the_log_still_audits(
     app.records.evidence.checkpoint()
     old_seqs = [e.seq for e in app.records.evidence.reader.entries_of(old)]
 
-    clock.current = start + timedelta(days=1825)
+    clock.set(start + timedelta(days=1825))
     report = app.records.retention.sweep()
     assert report.checks_expired == (old,)
     assert report.entries_expired == len(old_seqs)
@@ -123,7 +123,7 @@ def test_expired_evidence_is_removed_and_the_log_still_audits(
 def test_the_cli_sweeps(app: Application, clock: ManualClock) -> None:
     # The CLI reads the wall clock, so the capture must be young by the wall clock too: a
     # capture stamped on the fixed test date falls due 14 days later and the sweep deletes it.
-    clock.current = datetime.now(UTC)
+    clock.set(datetime.now(UTC))
     submit(app, "payment", 1)
     env = {"FACEVERDICT_DATA_DIR": str(app.settings.data_dir)}
     if app.settings.database_url:
@@ -154,7 +154,7 @@ def test_expiry_also_removes_rows_other_features_hang_off_a_check(
         )
         conn.execute(text("INSERT INTO feature_rows VALUES ('r1', :c)"), {"c": old})
         conn.execute(text("INSERT INTO feature_details VALUES (1, 'r1')"))
-    clock.current = start + timedelta(days=1825)
+    clock.set(start + timedelta(days=1825))
     assert app.records.retention.sweep().checks_expired == (old,)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM feature_rows")).scalar() == 0

@@ -10,15 +10,15 @@ import pytest
 from faceverdict.adapters.password_hasher import Argon2PasswordHasher
 from faceverdict.domain.review import Role
 from faceverdict.errors import InvalidRequest
-from faceverdict.review_errors import SignInFailed
-from faceverdict.review_ports import DuplicateUsername
-from faceverdict.services.review_accounts import token_hash
-from tests.support.review import PASSWORD, ReviewWorld, review_world
+from faceverdict.ports.review import DuplicateUsername
+from faceverdict.services.review.accounts import token_hash
+from faceverdict.services.review.errors import SignInFailed
+from tests.support.review import PASSWORD, ReviewWorld, review_world, sql_review_stores
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[ReviewWorld]:
-    w = review_world(f"sqlite:///{tmp_path / 'review.db'}", tmp_path)
+    w = review_world(sql_review_stores(f"sqlite:///{tmp_path / 'review.db'}"))
     yield w
     w.close()
 
@@ -61,8 +61,8 @@ def test_sign_in_opens_a_session_with_its_own_csrf_token(world: ReviewWorld) -> 
     assert not session.csrf_ok("forged")
     assert not session.csrf_ok(None)
     # only a hash of the token is stored
-    assert world.review.service.repository.get_session(signed.token) is None
-    assert world.review.service.repository.get_session(token_hash(signed.token)) is not None
+    assert world.review.accounts.reviewers.get_session(signed.token) is None
+    assert world.review.accounts.reviewers.get_session(token_hash(signed.token)) is not None
     other = accounts.sign_in("alice", PASSWORD)
     assert other.csrf_token != signed.csrf_token
     accounts.sign_out(signed.token)

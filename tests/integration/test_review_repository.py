@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from faceverdict.adapters.sql_check_repository import SqlCheckRepository, make_engine
-from faceverdict.adapters.sql_review_repository import SqlReviewRepository
+from faceverdict.adapters.sql_check_repository import SqlCheckRepository
+from faceverdict.adapters.sql_database import Database
+from faceverdict.adapters.sql_review_audit import SqlReviewAudit
+from faceverdict.adapters.sql_review_tasks import SqlReviewTasks
+from faceverdict.adapters.sql_reviewer_accounts import SqlReviewerAccounts
 from faceverdict.domain.review import (
     Priority,
     ReviewTask,
@@ -22,7 +25,7 @@ from faceverdict.domain.review import (
     Verdict,
     VerdictLabel,
 )
-from faceverdict.review_ports import (
+from faceverdict.ports.review import (
     Completion,
     DuplicateUsername,
     QueueFilter,
@@ -35,20 +38,24 @@ from tests.support.review import T0, make_check
 ALL = frozenset(Tier)
 
 
+class SqlReviewRepository(SqlReviewTasks, SqlReviewAudit, SqlReviewerAccounts):
+    """The three review stores of one database, as one object for these tests."""
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlReviewRepository]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'review.db'}"
     else:
         url = request.getfixturevalue("postgres_url")
-    engine = make_engine(url)
-    repo = SqlReviewRepository(engine)
-    repo.create_schema()
-    checks = SqlCheckRepository(engine)
+    database = Database(url)
+    database.upgrade()
+    repo = SqlReviewRepository(database.engine)
+    checks = SqlCheckRepository(database.engine)
     for i in range(4):
         checks.add(make_check(f"chk_{i}"))
     yield repo
-    engine.dispose()
+    database.dispose()
 
 
 def task(task_id: str = "rvt_1", check_id: str = "chk_0", **changes: object) -> ReviewTask:

@@ -12,12 +12,12 @@ import pytest
 
 from faceverdict.adapters.huey_job_queue import HueyJobQueue
 from faceverdict.adapters.s3_blob_store import S3BlobStore
-from faceverdict.bootstrap import bootstrap
 from faceverdict.config import load_settings
 from faceverdict.domain.check import CheckState
 from faceverdict.entrypoints.worker import JobWorker
-from faceverdict.job_ports import Job
-from tests.integration.test_assurance import FixedOpinion, wait_for
+from faceverdict.ports.jobs import Job
+from faceverdict.wiring.bootstrap import bootstrap
+from tests.support.assurance import FixedOpinion, wait_for
 from tests.support.fixed_outcomes import relaxing_policy_file
 from tests.support.review_app import face, submit
 from tests.support.s3 import s3_emulator
@@ -105,7 +105,7 @@ def test_the_scale_out_adapters_assure_a_check_end_to_end(
         policy_file=relaxing_policy_file(tmp_path),
     )
     from faceverdict.detectors.ensemble import Ensemble
-    from faceverdict.ensembles import build_ensemble
+    from faceverdict.wiring.ensembles import build_ensemble
 
     inline = build_ensemble(settings)
     inline.detectors.append(FixedOpinion(0.9, name="fixed"))

@@ -14,7 +14,7 @@ def assurance_changes(data: bytes) -> bool:
 
 def relaxing_policy() -> str:
     """The bundled policy's text with ``may_relax = true``, so that assurance may relax."""
-    text = resources.files("faceverdict.policies").joinpath("default.toml").read_text()
+    text = resources.files("faceverdict.policy").joinpath("default.toml").read_text()
     assert "\nmay_relax = false\n" in text
     return text.replace("\nmay_relax = false\n", "\nmay_relax = true\n")
 

@@ -1,4 +1,4 @@
-"""Helpers for review tests: a settable clock, stored checks, a cheap hasher, wired services."""
+"""Helpers for review tests: stored checks, review wired on memory (or SQL) stores."""
 
 from __future__ import annotations
 
@@ -6,46 +6,32 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from PIL import Image
-from sqlalchemy import Engine
 
-from faceverdict.adapters.local_blob_store import LocalBlobStore
-from faceverdict.adapters.password_hasher import Argon2PasswordHasher
-from faceverdict.adapters.sql_check_repository import SqlCheckRepository, make_engine
+from faceverdict.adapters.sql_database import Database
 from faceverdict.domain.check import CaptureInfo, Check, Decision
 from faceverdict.domain.detection import DetectorResult, Heatmap
-from faceverdict.domain.events import DomainEvent
+from faceverdict.domain.events import CheckDecided, DomainEvent, ReviewRequested
 from faceverdict.domain.policy import Action, ClientSignals
-from faceverdict.domain.review import FlowReviewRules, Priority, ReviewPolicy, Role
-from faceverdict.review_ports import ReviewerAccount
-from faceverdict.review_wiring import Review, ReviewSettings, build_review
-from faceverdict.services.review_imaging import Box
+from faceverdict.domain.review import FlowReviewRules, Priority, ReviewPolicy, ReviewTask, Role
+from faceverdict.ports.captures import BlobStore
+from faceverdict.ports.checks import CheckRepository
+from faceverdict.ports.review import ReviewerAccount
+from faceverdict.services.messagebus import MessageBus
+from faceverdict.services.recorder import CheckRecorder
+from faceverdict.services.review.cases import blob_capture_reader
+from faceverdict.services.review.imaging import Box
+from faceverdict.testing.app import fast_hasher
+from faceverdict.testing.captures import MemoryBlobStore, local_key_store
+from faceverdict.testing.clock import ManualClock
+from faceverdict.testing.stores import memory_stores
+from faceverdict.wiring.review import Review, ReviewSettings, build_review
+from faceverdict.wiring.stores import Stores, sql_stores
 from tests.support.synthetic_faces import synthetic_face
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"
-
-
-class SettableClock:
-    """A clock that tests move by hand."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.current = start
-
-    def now(self) -> datetime:
-        """The current test time."""
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        """Move time forward."""
-        self.current += timedelta(**delta)
-
-
-def fast_hasher() -> Argon2PasswordHasher:
-    """argon2id with small costs: the same code path, quick enough for tests."""
-    return Argon2PasswordHasher(time_cost=1, memory_cost_kib=1024, parallelism=1)
 
 
 def face_jpeg(seed: int = 0, size: tuple[int, int] = (480, 600)) -> bytes:
@@ -135,18 +121,23 @@ def make_check(
 
 @dataclass
 class ReviewWorld:
-    """Review wired over a real SQL store and blob folder, with a settable clock."""
+    """Review wired over one set of stores and a blob store, with a manual clock.
+
+    Decisions go through the real recorder and message bus; the bus runs review's intake
+    handlers only (no assurance, no webhooks).
+    """
 
     review: Review
-    checks: SqlCheckRepository
-    blobs: LocalBlobStore
-    clock: SettableClock
-    engine: Engine
+    checks: CheckRepository
+    stores: Stores
+    blobs: BlobStore
+    clock: ManualClock
+    bus: MessageBus
     published: list[DomainEvent] = field(default_factory=list)
 
     def close(self) -> None:
-        """Close the database connections."""
-        self.engine.dispose()
+        """Release the stores (the connection pool of SQL ones; nothing for memory)."""
+        self.stores.close()
 
     def add_check(self, check: Check, image: bytes | None = None) -> Check:
         """Store a check (and its capture) the way the check service does."""
@@ -154,45 +145,85 @@ class ReviewWorld:
         self.blobs.put(f"captures/{check.check_id}", image if image is not None else face_jpeg())
         return check
 
+    def decided(self, check: Check) -> ReviewTask | None:
+        """Run review's handler of the check's newest decision (as the bus would)."""
+        return self.review.intake.on_decided(decided_event(check))
+
     def account(self, username: str, role: Role = Role.REVIEWER) -> ReviewerAccount:
         """A new reviewer account."""
         return self.review.accounts.create(username, PASSWORD, role, username.title())
 
 
+def decided_event(check: Check) -> CheckDecided:
+    """The ``CheckDecided`` event of the check's newest decision."""
+    d = check.current_decision
+    assert d is not None
+    return CheckDecided(
+        check_id=check.check_id,
+        occurred_at=d.decided_at,
+        decision_id=d.decision_id,
+        action=d.action.value,
+        authenticity_score=d.authenticity_score,
+        policy_version=d.policy_version,
+        supersedes=d.supersedes,
+        stage=d.stage,
+        final=d.final,
+        state=check.state.value,
+    )
+
+
 def review_world(
-    url: str,
-    data: Path,
+    stores: Stores | None = None,
     *,
+    clock: ManualClock | None = None,
     policy: ReviewPolicy | None = None,
     face_box: Box | None = (150, 150, 330, 420),
-    clock: SettableClock | None = None,
 ) -> ReviewWorld:
-    """Wire review over ``url`` with blobs under ``data``; faces are 'found' at ``face_box``."""
-    engine = make_engine(url)
-    checks = SqlCheckRepository(engine)
-    checks.create_schema()
-    blobs = LocalBlobStore(data / "blobs")
-    clock = clock or SettableClock()
+    """Wire review over ``stores`` (default: memory stores stamped by ``clock``), with blobs
+    in memory; faces are 'found' at ``face_box``. The clock starts at ``T0``."""
+    clock = clock or ManualClock(T0)
+    stores = stores or memory_stores(clock)
+    blobs = MemoryBlobStore()
+    bus = MessageBus(stores.events, clock)
     published: list[DomainEvent] = []
     review = build_review(
-        ReviewSettings(database_url=url, secret=b"test-secret"),
-        checks=checks,
-        blobs=blobs,
+        ReviewSettings(secret=b"test-secret"),
+        tasks=stores.review_tasks,
+        audit=stores.review_audit,
+        reviewers=stores.reviewers,
+        checks=stores.checks,
+        recorder=CheckRecorder(uow=stores.uow, bus=bus),
         clock=clock,
-        engine=engine,
         policy=policy or review_policy(),
+        read_capture=blob_capture_reader(blobs),
         hasher=fast_hasher(),
         locate_face=lambda _image: face_box,
         publish=published.extend,
     )
+    bus.register(
+        {
+            CheckDecided: [("review.queue", review.intake.on_decided)],
+            ReviewRequested: [("review.queue", review.intake.on_requested)],
+        }
+    )
     return ReviewWorld(
         review=review,
-        checks=checks,
+        checks=stores.checks,
+        stores=stores,
         blobs=blobs,
         clock=clock,
-        engine=engine,
+        bus=bus,
         published=published,
     )
+
+
+def sql_review_stores(url: str) -> Stores:
+    """SQL stores on a database at ``url`` brought to the current schema (for the tests
+    that drive the SQL adapters or the whole HTTP path: ``review_world(sql_review_stores(url))``).
+    """
+    database = Database(url)
+    database.upgrade()
+    return sql_stores(database, local_key_store())
 
 
 def blank_png(size: tuple[int, int] = (64, 64)) -> bytes:
@@ -208,6 +239,6 @@ WorldFactory = Callable[..., ReviewWorld]
 def queued(world: ReviewWorld, check: Check) -> str:
     """Add ``check`` to ``world`` and queue its review task; the task id."""
     world.add_check(check)
-    task = world.review.service.on_decided(check)
+    task = world.decided(check)
     assert task is not None
     return task.task_id

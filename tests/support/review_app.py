@@ -9,19 +9,19 @@ from pathlib import Path
 
 from PIL import PngImagePlugin
 
-from faceverdict.bootstrap import Application, bootstrap
 from faceverdict.config import load_settings
-from faceverdict.demo import SD_PARAMETERS, DemoHeatmaps
 from faceverdict.domain.check import Check
 from faceverdict.domain.policy import ClientSignals
-from faceverdict.ensembles import build_ensemble
+from faceverdict.entrypoints.demo import SD_PARAMETERS, DemoHeatmaps
 from faceverdict.services.checks import SubmitCheck
+from faceverdict.wiring.bootstrap import Application, bootstrap
+from faceverdict.wiring.ensembles import build_ensemble
 from tests.support.synthetic_faces import synthetic_face
 
 
 def policy_with(tmp_path: Path, **review: float) -> Path:
     """The bundled policy with some ``[defaults.review]`` values replaced."""
-    text = resources.files("faceverdict.policies").joinpath("default.toml").read_text()
+    text = resources.files("faceverdict.policy").joinpath("default.toml").read_text()
     for key, value in review.items():
         text, n = re.subn(rf"(?m)^{key} = [^\n#]*", f"{key} = {value}", text, count=1)
         assert n == 1, f"{key} not in the bundled policy"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from faceverdict.assurance_policy import load_assurance_policy, parse_assurance_policy
 from faceverdict.domain.assurance import AssuranceRules
 from faceverdict.domain.policy import Action
 from faceverdict.errors import ConfigurationError
+from faceverdict.policy import load_policy_file
+from faceverdict.policy.assurance import parse_assurance_policy
 
 DOC = {
     "version": "t",
@@ -25,7 +26,7 @@ DOC = {
 
 
 def test_the_bundled_policy_assures_the_gray_band_and_step_ups() -> None:
-    rules = load_assurance_policy().for_flow("onboarding")
+    rules = load_policy_file().assurance.for_flow("onboarding")
     assert rules.enabled
     assert rules.reasons(action=Action.STEP_UP, final=False, score=75, draw=0.9) == (
         "gray_band",
@@ -81,7 +82,7 @@ def test_may_relax_is_true_when_absent_and_a_flow_can_forbid_it() -> None:
         "flows": {"onboarding": {}, "payment": {"assurance": {"may_relax": False}}, "login": {}},
     }
     policy = parse_assurance_policy(doc)
-    bundled = load_assurance_policy()
+    bundled = load_policy_file().assurance
     assert not bundled.for_flow("onboarding").may_relax
     assert not bundled.for_flow("payment").may_relax
     onboarding, payment = policy.for_flow("onboarding"), policy.for_flow("payment")

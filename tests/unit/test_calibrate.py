@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
 import random
+from pathlib import Path
 
 import pytest
 
-from faceverdict.detectors.fusion import Fusion, FusionParameters, sigmoid
-from faceverdict.domain.detection import DetectorResult
+from faceverdict.detectors.fusion import Fusion, FusionParameters
+from faceverdict.detectors.logistic import sigmoid
+from faceverdict.detectors.registry import list_detectors
+from faceverdict.domain.detection import DetectorKind, DetectorResult
 from faceverdict.evaluation.metrics import quantile
 from faceverdict.evaluation.runner import ManifestRow
 from faceverdict.evaluation.split import is_calibration, is_validation
 from faceverdict.training.calibrate import (
-    ASSURANCE_LEARNED,
-    INLINE_LEARNED,
+    EVIDENCE,
     Observations,
     Tail,
     calibration_rows,
     fit,
+    learned_detectors,
 )
+from tests.support.plugins import isolated_registry, write_plugin
+
+INLINE_LEARNED = learned_detectors(DetectorKind.INLINE)
+ASSURANCE_LEARNED = learned_detectors(DetectorKind.ASSURANCE)
 
 
 def genuine_observations(n: int = 3000, seed: int = 0) -> Observations:
@@ -39,15 +47,17 @@ def test_the_fitted_knots_put_the_anchor_shares_of_genuine_photos_below_each_sco
     document = fit(seen, "fusion-test", source="synthetic")
     params = FusionParameters.from_dict(document)
     fusion = Fusion(params)
-    scores = [
+    fused = [
         fusion.fuse(
             [
                 DetectorResult(detector=name, version="1", fake_probability=sigmoid(v))
                 for name, v in ((n, seen.logits[n][i]) for n in INLINE_LEARNED)
             ]
-        ).authenticity_score
+        )
         for i in range(len(seen.rows))
     ]
+    scores = [f.authenticity_score for f in fused if f is not None]
+    assert len(scores) == len(fused)
     below_90 = sum(s < 90 for s in scores) / len(scores)
     below_60 = sum(s < 60 for s in scores) / len(scores)
     assert below_90 == pytest.approx(0.05, abs=0.015)
@@ -88,3 +98,29 @@ def test_only_real_photos_of_the_calibration_groups_are_used() -> None:
     assert len(chosen) == sum(
         1 for r in rows if r.label == "real" and is_calibration(r.split_key())
     )
+
+
+def test_calibrate_fits_the_registrys_learned_detectors_and_no_list_of_its_own() -> None:
+    # The built-ins, in the order the shipped fusion.json was fitted with.
+    assert INLINE_LEARNED == ("blending", "synthetic")
+    assert ASSURANCE_LEARNED == ("blending_assurance", "synthetic_assurance")
+    assert {*INLINE_LEARNED, *ASSURANCE_LEARNED} == set(list_detectors(calibrated=True))
+    # Evidence weights only name registered evidence (uncalibrated) inline detectors.
+    assert set(EVIDENCE) <= set(list_detectors(DetectorKind.INLINE, calibrated=False))
+
+
+def test_a_learned_plugin_is_calibrated_with_the_builtins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_plugin(tmp_path, "acme_detectors_calibrate")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with isolated_registry("acme_detectors_calibrate"):
+        importlib.import_module("acme_detectors_calibrate")  # what --detector-module does
+        inline = learned_detectors(DetectorKind.INLINE)
+        assert inline == ("acme_probe", "blending", "synthetic")
+        seen = genuine_observations(n=400)
+        seen.logits["acme_probe"] = [-3.0 + (i % 7) / 7 for i in range(400)]
+        document = fit(seen, "fusion-test", source="synthetic")
+        assert set(document["standardise"]) == {*inline, *ASSURANCE_LEARNED}
+        assert "acme_legacy" not in document["standardise"]  # evidence: never standardised
+    assert learned_detectors(DetectorKind.INLINE) == INLINE_LEARNED

@@ -15,8 +15,8 @@ from faceverdict.adapters.encrypting_blob_store import EncryptingBlobStore, key_
 from faceverdict.adapters.local_blob_store import LocalBlobStore
 from faceverdict.adapters.local_key_store import LocalKeyStore
 from faceverdict.errors import CaptureGone, ConfigurationError, IntegrityFailure, KeyUnavailable
-from faceverdict.ports import KeyStore, SubjectKey
-from tests.support.clock import ManualClock
+from faceverdict.ports.captures import KeyStore, SubjectKey
+from faceverdict.testing.clock import ManualClock
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

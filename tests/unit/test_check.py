@@ -8,7 +8,7 @@ import pytest
 
 from faceverdict.domain.check import CheckState, InvalidTransition
 from faceverdict.domain.events import CheckDecided, CheckReceived
-from tests.contract.test_check_repository import NOW, make_check
+from tests.contract.builders import NOW, make_check
 
 
 def test_receive_then_decide_raises_events_once() -> None:

@@ -94,10 +94,14 @@ def test_side_by_side_gives_the_same_results_in_the_same_order(face: bool) -> No
         assert slow[1].threads == []  # the face model was skipped, not run
 
 
-def test_one_thread_runs_the_detectors_in_the_calling_thread() -> None:
+def test_one_thread_runs_the_detectors_in_turn_under_their_guards() -> None:
     ensemble, slow = _ensemble(1)
-    ensemble.judge(jpeg_bytes(160, 120, seed=2))
-    assert {name for s in slow for name in s.threads} == {threading.current_thread().name}
+    Slow.peak = 0
+    judgement = ensemble.judge(jpeg_bytes(160, 120, seed=2))
+    assert Slow.peak == 1  # never two at once
+    # on the guarded pool (so that a hung one can be timed out), never the request thread
+    assert threading.current_thread().name not in {n for s in slow for n in s.threads}
+    assert judgement.degraded == ("broken",)
 
 
 def test_threads_must_be_positive() -> None:

@@ -12,14 +12,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from faceverdict.detectors.fusion import (
+    FusedScore,
     Fusion,
     FusionParameters,
     ScoreMap,
     Standardisation,
-    logit,
-    sigmoid,
     soft_max,
 )
+from faceverdict.detectors.logistic import logit, sigmoid
+from faceverdict.detectors.registry import list_detectors
 from faceverdict.domain.detection import Abstention, DetectorResult
 from faceverdict.errors import ConfigurationError
 
@@ -42,21 +43,28 @@ def fusion() -> Fusion:
     return Fusion(params)
 
 
-def test_without_any_opinion_the_score_is_the_neutral_one() -> None:
-    fused = fusion().fuse([result("provenance", None)])
-    assert fused.authenticity_score == pytest.approx(98.0)
-    assert fused.contributions == {}
+def fuse(fusion: Fusion, results: list[DetectorResult]) -> FusedScore:
+    """The fused score of results that carry an opinion."""
+    fused = fusion.fuse(results)
+    assert fused is not None
+    return fused
+
+
+def test_without_any_opinion_there_is_no_score() -> None:
+    """No evidence is never turned into a genuine score (it was the neutral 98 once)."""
+    assert fusion().fuse([result("provenance", None)]) is None
+    assert fusion().fuse([]) is None
 
 
 def test_learned_detectors_are_standardised_on_genuine_log_odds() -> None:
-    fused = fusion().fuse([result("a", sigmoid(-2.0 + 2.0))])  # two genuine std above the mean
+    fused = fuse(fusion(), [result("a", sigmoid(-2.0 + 2.0))])  # two genuine std above the mean
     assert fused.contributions["a"] == pytest.approx(2.0, abs=1e-3)
     assert fused.authenticity_score == pytest.approx(90.0, abs=0.1)
 
 
 def test_one_firing_detector_counts_even_when_the_other_is_silent() -> None:
     f = fusion()
-    swap = f.fuse([result("a", sigmoid(1.0)), result("b", sigmoid(0.0))])  # a: +3 std, b: 0
+    swap = fuse(f, [result("a", sigmoid(1.0)), result("b", sigmoid(0.0))])  # a: +3 std, b: 0
     assert swap.evidence == pytest.approx(soft_max([3.0, 0.0], 0.5), abs=1e-3)
     assert swap.evidence > 2.6  # the soft maximum follows the strongest detector
     assert swap.authenticity_score < 75  # step-up territory on one detector alone
@@ -69,33 +77,35 @@ def test_the_soft_maximum_never_exceeds_the_largest_value() -> None:
 
 
 def test_provenance_evidence_is_added_with_its_weight() -> None:
-    fused = fusion().fuse([result("a", sigmoid(-2.0)), result("provenance", 0.95)])
+    fused = fuse(fusion(), [result("a", sigmoid(-2.0)), result("provenance", 0.95)])
     assert fused.contributions["provenance"] == pytest.approx(1.5 * logit(0.95), abs=1e-3)
     assert fused.authenticity_score < 60  # generator metadata alone sends a capture to review
 
 
 def test_unknown_detectors_count_as_plain_evidence() -> None:
-    assert fusion().fuse([result("plugin", 0.5)]).authenticity_score == pytest.approx(98.0)
-    assert fusion().fuse([result("plugin", 0.9)]).authenticity_score < 98.0
+    assert fuse(fusion(), [result("plugin", 0.5)]).authenticity_score == pytest.approx(98.0)
+    assert fuse(fusion(), [result("plugin", 0.9)]).authenticity_score < 98.0
 
 
 def test_abstaining_results_are_ignored() -> None:
-    fused = fusion().fuse([result("a", 0.99, Abstention.NO_FACE)])
-    assert fused.authenticity_score == pytest.approx(98.0)
+    assert fusion().fuse([result("a", 0.99, Abstention.NO_FACE)]) is None
+    fused = fuse(fusion(), [result("a", 0.99, Abstention.NO_FACE), result("b", sigmoid(-2.0))])
+    assert fused is not None
+    assert set(fused.contributions) == {"b"}
 
 
 @given(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4))
 def test_more_fake_evidence_never_raises_the_score(ps: list[float]) -> None:
     f = fusion()
-    base = f.fuse([result("a", p) for p in ps]).authenticity_score
-    bumped = f.fuse([result("a", min(1.0, p + 0.1)) for p in ps]).authenticity_score
+    base = fuse(f, [result("a", p) for p in ps]).authenticity_score
+    bumped = fuse(f, [result("a", min(1.0, p + 0.1)) for p in ps]).authenticity_score
     assert bumped <= base
     assert 0.0 <= base <= 100.0
 
 
 def test_extremes_stay_finite_and_clipped() -> None:
-    assert fusion().fuse([result("a", 1.0)] * 50).authenticity_score == 0.0
-    assert fusion().fuse([result("a", 0.0)]).authenticity_score == 100.0
+    assert fuse(fusion(), [result("a", 1.0)] * 50).authenticity_score == 0.0
+    assert fuse(fusion(), [result("a", 0.0)]).authenticity_score == 100.0
     assert sigmoid(-1000) == pytest.approx(0.0)
     assert sigmoid(1000) == pytest.approx(1.0)
 
@@ -125,12 +135,10 @@ def shipped() -> dict[str, Any]:
 
 def test_shipped_parameters_calibrate_every_builtin_learned_detector() -> None:
     params = FusionParameters.load()
-    assert set(params.standardise) >= {
-        "blending",
-        "synthetic",
-        "blending_assurance",
-        "synthetic_assurance",
-    }
+    learned = set(list_detectors(calibrated=True))
+    assert learned >= {"blending", "synthetic", "blending_assurance", "synthetic_assurance"}
+    assert set(params.standardise) == learned
+    assert not set(params.evidence_weights) & learned
     assert all(s.std > 0 for s in params.standardise.values())
     assert params.calibration["photos"] >= 300
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from faceverdict.domain.detection import Abstention
@@ -66,9 +68,29 @@ def test_abstention_uses_its_configured_action_and_has_no_band() -> None:
     assert outcome.reasons == ("ABSTAINED_MULTIPLE_FACES",)
 
 
-def test_a_score_is_required_without_abstention() -> None:
-    with pytest.raises(ValueError, match="authenticity score"):
-        apply_policy(flow(), None, None, ClientSignals())
+def test_no_evidence_is_never_accepted() -> None:
+    outcome = apply_policy(flow(), None, None, ClientSignals(liveness_score=0.99))
+    assert outcome.band == "no_evidence"
+    assert outcome.action is Action.REVIEW  # the flow's degraded action (default: review)
+    assert "NO_EVIDENCE" in outcome.reasons
+    assert not outcome.final
+
+
+@pytest.mark.parametrize("degraded_action", [Action.STEP_UP, Action.REVIEW, Action.REJECT])
+def test_a_degraded_check_is_never_accepted_whatever_the_score(degraded_action: Action) -> None:
+    f = replace(flow(), degraded_action=degraded_action)
+    outcome = apply_policy(f, 99.9, None, ClientSignals(), degraded=("synthetic",))
+    assert outcome.action is degraded_action
+    assert outcome.band == "genuine"  # the score stays on record, with what answered
+    assert "DEGRADED" in outcome.reasons
+    assert not outcome.final
+    low = apply_policy(f, 5.0, None, ClientSignals(), degraded=("synthetic",))
+    assert low.action.severity >= degraded_action.severity
+
+
+def test_a_flow_may_not_accept_degraded_checks() -> None:
+    with pytest.raises(ValueError, match="may not be accept"):
+        replace(flow(), degraded_action=Action.ACCEPT)
 
 
 def test_signal_rule_escalates_but_never_relaxes() -> None:

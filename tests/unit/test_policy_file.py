@@ -13,11 +13,12 @@ import pytest
 from faceverdict.domain.detection import Abstention
 from faceverdict.domain.policy import Action
 from faceverdict.errors import ConfigurationError
-from faceverdict.policy_file import load_policy, parse_policy
+from faceverdict.policy import load_policy
+from faceverdict.policy.flows import parse_policy
 
 
 def default_document() -> dict[str, Any]:
-    text = resources.files("faceverdict.policies").joinpath("default.toml").read_text()
+    text = resources.files("faceverdict.policy").joinpath("default.toml").read_text()
     return tomllib.loads(text)
 
 

@@ -9,13 +9,14 @@ import pytest
 
 from faceverdict.domain.policy import Retention
 from faceverdict.errors import ConfigurationError
-from faceverdict.policy_file import load_policy, parse_policy, policy_digest
+from faceverdict.policy import load_policy, load_policy_file
+from faceverdict.policy.flows import parse_policy
 
 
 def bundled() -> dict[str, Any]:
     from importlib import resources
 
-    text = resources.files("faceverdict.policies").joinpath("default.toml").read_text()
+    text = resources.files("faceverdict.policy").joinpath("default.toml").read_text()
     return tomllib.loads(text)
 
 
@@ -58,5 +59,5 @@ def test_bad_retention_is_refused_with_the_field(retention: dict[str, Any], mess
 
 
 def test_the_policy_digest_tracks_the_text() -> None:
-    assert len(policy_digest()) == 64
-    assert policy_digest() == policy_digest(None)
+    assert len(load_policy_file().sha256) == 64
+    assert load_policy_file().sha256 == load_policy_file(None).sha256

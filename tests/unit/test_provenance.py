@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from faceverdict.detectors.base import DecodedImage, ImageMetadata, Sample
 from faceverdict.detectors.c2pa_reader import evaluate_store
 from faceverdict.detectors.provenance import ProvenanceDetector, create_provenance_detector
-from faceverdict.detectors.registry import create_detector, list_detectors
+from faceverdict.detectors.registry import DetectorContext, create_detector, list_detectors
 from faceverdict.domain.detection import DetectorKind
 from faceverdict.errors import ConfigurationError
 from tests.support.c2pa_signing import (
@@ -88,7 +88,8 @@ def test_registered_as_inline_provenance_detector() -> None:
     assert detector.info.name == "provenance"
     assert detector.info.kind is DetectorKind.INLINE
     assert detector.info.version.startswith("1.")
-    assert isinstance(create_provenance_detector(), ProvenanceDetector)
+    assert isinstance(create_provenance_detector(DetectorContext()), ProvenanceDetector)
+    assert "provenance" in list_detectors(calibrated=False)  # hard evidence, not calibrated
 
 
 # -- the C2PA fixtures (expected outcomes from the fixture README) -------------------------
@@ -428,7 +429,7 @@ def test_one_detector_serves_concurrent_threads(detector: ProvenanceDetector) ->
 
 def test_trust_anchors_come_from_the_settings(tmp_path: Path, plain_jpeg: bytes) -> None:
     from faceverdict.config import Settings
-    from faceverdict.ensembles import build_detector
+    from faceverdict.wiring.ensembles import build_detector
 
     anchors = tmp_path / "camera-cas.pem"
     anchors.write_text(throwaway_ca_pem())
@@ -441,11 +442,14 @@ def test_trust_anchors_come_from_the_settings(tmp_path: Path, plain_jpeg: bytes)
         Settings(data_dir=tmp_path, c2pa_trust_anchors_file=anchors), "provenance"
     )
     assert trusting.analyse(capture).reasons == (CAPTURE,)
+    # The registry's factory reads the same trust from its context.
+    context = DetectorContext(c2pa_trust_anchors_pem=anchors.read_text())
+    assert create_detector("provenance", context).analyse(capture).reasons == (CAPTURE,)
 
 
 def test_unreadable_trust_anchor_settings_are_refused_at_start(tmp_path: Path) -> None:
     from faceverdict.config import Settings
-    from faceverdict.ensembles import build_detector
+    from faceverdict.wiring.ensembles import build_detector
 
     missing = Settings(data_dir=tmp_path, c2pa_trust_anchors_file=tmp_path / "none.pem")
     with pytest.raises(ConfigurationError, match="c2pa_trust_anchors_file: cannot read"):

@@ -14,7 +14,8 @@ import pytest
 from faceverdict.domain.policy import Action
 from faceverdict.domain.review import Priority, TaskReason, VerdictLabel
 from faceverdict.errors import ConfigurationError
-from faceverdict.review_policy import load_review_policy, parse_review_policy
+from faceverdict.policy import load_policy_file
+from faceverdict.policy.review import parse_review_policy
 
 REVIEW = {
     "task_actions": ["review"],
@@ -31,7 +32,7 @@ REVIEW = {
 
 
 def document() -> dict[str, Any]:
-    text = resources.files("faceverdict.policies").joinpath("default.toml").read_text()
+    text = resources.files("faceverdict.policy").joinpath("default.toml").read_text()
     doc = tomllib.loads(text)
     doc["defaults"]["review"] = copy.deepcopy(REVIEW)
     doc["flows"]["payment"]["review"] = {
@@ -62,7 +63,7 @@ def test_defaults_apply_to_every_flow_and_flows_override_single_keys() -> None:
 
 
 def test_bundled_policy_has_review_rules() -> None:
-    policy = load_review_policy()
+    policy = load_policy_file().review
     assert policy.for_flow("payment").sla < policy.for_flow("onboarding").sla
     assert 0 <= policy.defaults.double_review_fraction <= 1
 
@@ -96,8 +97,8 @@ def test_bad_review_sections_are_refused_with_the_field(
 
 def test_unreadable_files_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="cannot read"):
-        load_review_policy(tmp_path / "missing.toml")
+        load_policy_file(tmp_path / "missing.toml")
     bad = tmp_path / "bad.toml"
     bad.write_text("version = [", encoding="utf-8")
     with pytest.raises(ConfigurationError, match="not valid TOML"):
-        load_review_policy(bad)
+        load_policy_file(bad)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from faceverdict.errors import ConfigurationError, KeyUnavailable
-from faceverdict.ports import DataKey
+from faceverdict.ports.captures import DataKey
 
 
 class AwsKmsKeyStore:

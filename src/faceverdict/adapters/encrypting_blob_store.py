@@ -20,7 +20,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from faceverdict.errors import CaptureGone, IntegrityFailure
-from faceverdict.ports import BlobStore, Clock, KeyStore, SubjectKey, SubjectKeys
+from faceverdict.ports.captures import BlobStore, KeyStore, SubjectKey, SubjectKeys
+from faceverdict.ports.clock import Clock
 
 MAGIC = b"FVC1"
 NONCE_SIZE = 12

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from faceverdict.webhook_ports import SendResult
+from faceverdict.ports.webhooks import SendResult
 
 
 class HttpxWebhookTransport:

@@ -15,7 +15,7 @@ from typing import Any
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
-from faceverdict.job_ports import Job, JobHandler
+from faceverdict.ports.jobs import Job, JobHandler
 
 log = logging.getLogger(__name__)
 

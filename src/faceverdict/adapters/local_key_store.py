@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from faceverdict.errors import ConfigurationError, KeyUnavailable
-from faceverdict.ports import DataKey
+from faceverdict.ports.captures import DataKey
 
 KEK_SIZE = 32
 NONCE_SIZE = 12

@@ -13,7 +13,7 @@ import os
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from faceverdict.ports import KeyStore
+from faceverdict.ports.captures import KeyStore
 
 PREFIX = "sealed:v1:"
 PURPOSE = "faceverdict-webhook-secret"

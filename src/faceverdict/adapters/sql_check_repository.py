@@ -27,11 +27,11 @@ from faceverdict.adapters.sql_mapping import (
     result_from_json,
     result_to_json,
 )
-from faceverdict.adapters.sql_schema import checks, decisions, metadata
+from faceverdict.adapters.sql_schema import checks, decisions
 from faceverdict.adapters.sql_support import unavailable_on_outage, utc
 from faceverdict.domain.check import CaptureInfo, Check, CheckState
 from faceverdict.domain.policy import ClientSignals
-from faceverdict.ports import DecisionConflict, DuplicateIdempotencyKey
+from faceverdict.ports.checks import DecisionConflict, DuplicateIdempotencyKey
 
 # Execution option naming the SQLite BEGIN mode of a connection's next transaction.
 SQLITE_BEGIN = "faceverdict_sqlite_begin"
@@ -78,11 +78,6 @@ class SqlCheckRepository:
     def __init__(self, engine: Engine, connection: Connection | None = None) -> None:
         self._engine = engine
         self._conn = connection
-
-    def create_schema(self) -> None:
-        """Create the tables if they do not exist."""
-        with unavailable_on_outage():
-            metadata.create_all(self._engine)
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from faceverdict.adapters.sql_check_repository import SQLITE_BEGIN
-from faceverdict.adapters.sql_evidence_schema import (
+from faceverdict.adapters.sql_schema import (
     HEAD_ID,
     evidence_checkpoints,
     evidence_entries,
@@ -44,7 +44,7 @@ from faceverdict.evidence.entries import (
     parse_entry_bytes,
 )
 from faceverdict.evidence.merkle import EMPTY_ROOT, Frontier, Node, leaf_hash, root_plan
-from faceverdict.ports import EntryDraft, StoredCheckpoint, StoredEntry
+from faceverdict.ports.evidence import EntryDraft, StoredCheckpoint, StoredEntry
 
 # Many drivers cap bound parameters per statement; node look-ups are chunked below this.
 _NODE_CHUNK = 400

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from faceverdict.domain.check import Decision
-from faceverdict.domain.detection import Abstention, DetectorResult, Heatmap
+from faceverdict.domain.detection import Abstention, DetectorOutcome, DetectorResult, Heatmap
 from faceverdict.domain.policy import Action
 
 
@@ -21,6 +21,7 @@ def result_to_json(result: DetectorResult) -> dict[str, Any]:
         "weights_sha256": result.weights_sha256,
         "abstention": result.abstention.value if result.abstention else None,
         "details": dict(result.details),
+        "outcome": result.outcome.value,
         "heatmap": None
         if heatmap is None
         else {
@@ -44,6 +45,7 @@ def result_from_json(data: dict[str, Any]) -> DetectorResult:
         weights_sha256=data.get("weights_sha256"),
         abstention=Abstention(data["abstention"]) if data.get("abstention") else None,
         details=dict(data.get("details") or {}),
+        outcome=DetectorOutcome(data.get("outcome") or DetectorOutcome.ANSWERED.value),
         heatmap=None
         if hm is None
         else Heatmap(

@@ -11,11 +11,10 @@ from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.exc import IntegrityError
 
-from faceverdict.adapters.sql_evidence_schema import captures, subject_keys
-from faceverdict.adapters.sql_schema import checks
+from faceverdict.adapters.sql_schema import captures, checks, subject_keys
 from faceverdict.adapters.sql_support import utc, utc_or_none
 from faceverdict.errors import IntegrityFailure
-from faceverdict.ports import CaptureRecord, SubjectKey
+from faceverdict.ports.captures import CaptureRecord, SubjectKey
 
 _CHUNK = 400
 _INSERT_CAPTURE = insert(captures)

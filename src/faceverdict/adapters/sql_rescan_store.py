@@ -8,14 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
-    Column,
     Connection,
-    DateTime,
     Engine,
-    Integer,
-    String,
-    Table,
     and_,
     insert,
     or_,
@@ -25,36 +19,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from faceverdict.adapters.sql_check_repository import SQLITE_BEGIN
-from faceverdict.adapters.sql_evidence_schema import captures
-from faceverdict.adapters.sql_schema import metadata
+from faceverdict.adapters.sql_schema import captures, rescan_items, rescan_runs
 from faceverdict.adapters.sql_support import unavailable_on_outage, utc, utc_or_none
-from faceverdict.rescan_ports import RescanRun
-
-rescan_runs = Table(
-    "rescan_runs",
-    metadata,
-    Column("run_id", String(80), primary_key=True),
-    Column("model_version", String(100), nullable=False),
-    Column("since", DateTime(timezone=True), nullable=True),
-    Column("flow", String(64), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("cursor_at", DateTime(timezone=True), nullable=True),
-    Column("cursor_check", String(40), nullable=True),
-    Column("enqueued", Integer, nullable=False),
-    Column("done", Integer, nullable=False),
-    Column("changed", Integer, nullable=False),
-    Column("listed_all", Boolean, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False, index=True),
-)
-
-rescan_items = Table(
-    "rescan_items",
-    metadata,
-    Column("run_id", String(80), primary_key=True),
-    Column("check_id", String(40), primary_key=True),
-    Column("done", Boolean, nullable=False),
-    Column("changed", Boolean, nullable=False),
-)
+from faceverdict.ports.rescans import RescanRun
 
 
 class SqlRescanStore:
@@ -62,11 +29,6 @@ class SqlRescanStore:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-
-    def create_schema(self) -> None:
-        """Create the re-scan tables if they do not exist."""
-        with self._tx():
-            metadata.create_all(self._engine, tables=[rescan_runs, rescan_items])
 
     @contextmanager
     def _tx(self, immediate: bool = False) -> Iterator[Connection]:

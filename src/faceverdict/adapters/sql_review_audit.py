@@ -1,26 +1,47 @@
-"""The review store's audit side: the event trail, QC pairs, face-box cache, backlog queries.
+"""SqlReviewAudit: the review audit trail, QC pairs and backlog queries.
 
-``SqlReviewRepository`` builds on this class; it writes the tasks and verdicts these read.
+``SqlReviewTasks`` writes the tasks, verdicts and events these read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, case, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, case, func, insert, select
 
-from faceverdict.adapters.sql_review_schema import review_events, review_pairs, review_tasks
-from faceverdict.adapters.sql_reviewer_accounts import SqlReviewerAccounts
-from faceverdict.adapters.sql_support import utc, utc_or_none
+from faceverdict.adapters.sql_schema import review_events, review_pairs, review_tasks
+from faceverdict.adapters.sql_support import unavailable_on_outage, utc, utc_or_none
 from faceverdict.domain.review import Priority, TaskStatus, Tier, VerdictLabel
 from faceverdict.domain.review_qc import ReviewPair
-from faceverdict.review_ports import BacklogRow, StoredEvent
-
-Box = tuple[int, int, int, int]
+from faceverdict.ports.review import BacklogRow, StoredEvent
 
 
-class SqlReviewAudit(SqlReviewerAccounts):
+def insert_event(conn: Connection, event: StoredEvent) -> None:
+    """Append ``event`` to the audit trail inside an open transaction."""
+    conn.execute(
+        insert(review_events).values(
+            occurred_at=event.occurred_at,
+            kind=event.kind,
+            check_id=event.check_id,
+            task_id=event.task_id,
+            actor=event.actor,
+            detail=dict(event.detail),
+        )
+    )
+
+
+class SqlReviewAudit:
     """Reads and appends that do not change a task's state (one transaction per call)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with unavailable_on_outage(), self._engine.begin() as conn:
+            yield conn
 
     # QC pairs
 
@@ -44,49 +65,12 @@ class SqlReviewAudit(SqlReviewerAccounts):
             for r in rows
         ]
 
-    # face box cache
-
-    def set_face_box(self, task_id: str, box: Box | None) -> None:
-        """Cache where the face is in the capture (None: searched, none found)."""
-        with self._tx() as conn:
-            conn.execute(
-                update(review_tasks)
-                .where(review_tasks.c.task_id == task_id)
-                .values(face_searched=True, face_box=None if box is None else list(box))
-            )
-
-    def face_box(self, task_id: str) -> tuple[Box | None, bool]:
-        """The cached face box and whether the capture was searched at all."""
-        with self._tx() as conn:
-            row = conn.execute(
-                select(review_tasks.c.face_box, review_tasks.c.face_searched).where(
-                    review_tasks.c.task_id == task_id
-                )
-            ).first()
-        if row is None or not row.face_searched:
-            return None, False
-        b = row.face_box
-        return (None if b is None else (int(b[0]), int(b[1]), int(b[2]), int(b[3]))), True
-
     # audit trail
 
     def add_event(self, event: StoredEvent) -> None:
         """Append to the review audit trail."""
         with self._tx() as conn:
-            self._insert_event(conn, event)
-
-    @staticmethod
-    def _insert_event(conn: Connection, event: StoredEvent) -> None:
-        conn.execute(
-            insert(review_events).values(
-                occurred_at=event.occurred_at,
-                kind=event.kind,
-                check_id=event.check_id,
-                task_id=event.task_id,
-                actor=event.actor,
-                detail=dict(event.detail),
-            )
-        )
+            insert_event(conn, event)
 
     def events(
         self, *, check_id: str | None = None, kinds: frozenset[str] | None = None

@@ -1,4 +1,4 @@
-"""Reviewer accounts and web sessions in SQLite or PostgreSQL (base of the review store)."""
+"""SqlReviewerAccounts: reviewer accounts and web sessions in SQLite or PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from faceverdict.adapters.sql_review_schema import review_sessions, reviewers
-from faceverdict.adapters.sql_schema import metadata
+from faceverdict.adapters.sql_schema import review_sessions, reviewers
 from faceverdict.adapters.sql_support import unavailable_on_outage, utc, utc_or_none
 from faceverdict.domain.review import Role
-from faceverdict.review_ports import DuplicateUsername, ReviewerAccount, SessionRecord
+from faceverdict.ports.review import DuplicateUsername, ReviewerAccount, SessionRecord
 
 
 class SqlReviewerAccounts:
@@ -22,11 +21,6 @@ class SqlReviewerAccounts:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-
-    def create_schema(self) -> None:
-        """Create the tables if they do not exist (the checks tables included)."""
-        with unavailable_on_outage():
-            metadata.create_all(self._engine)
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:

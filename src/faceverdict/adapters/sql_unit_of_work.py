@@ -10,17 +10,15 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine
 
-from faceverdict.adapters import sql_evidence_schema
 from faceverdict.adapters.sql_check_repository import SQLITE_BEGIN, SqlCheckRepository
+from faceverdict.adapters.sql_event_outbox import SqlEventOutbox
 from faceverdict.adapters.sql_evidence_log import FrontierCache, SqlEvidenceWriter
 from faceverdict.adapters.sql_privacy import SqlCaptureRecords, SqlPrivacyWriter
-from faceverdict.adapters.sql_schema import metadata
 from faceverdict.adapters.sql_support import unavailable_on_outage
-from faceverdict.evidence.merkle import EMPTY_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +29,7 @@ class SqlTransaction:
 
     checks: SqlCheckRepository
     evidence: SqlEvidenceWriter
+    events: SqlEventOutbox
     captures: SqlCaptureRecords
     privacy: SqlPrivacyWriter
 
@@ -42,28 +41,6 @@ class SqlUnitOfWork:
         self._engine = engine
         self._frontier = FrontierCache()
         self._sqlite = engine.dialect.name == "sqlite"
-
-    def create_schema(self) -> None:
-        """Create every table if absent and the evidence head row of an empty log."""
-        with unavailable_on_outage():
-            metadata.create_all(self._engine)
-            head = sql_evidence_schema.evidence_head
-            with self._engine.connect() as conn, self._write(conn).begin():
-                exists = conn.execute(
-                    select(head.c.id).where(head.c.id == sql_evidence_schema.HEAD_ID)
-                ).first()
-                if exists is None:
-                    try:
-                        with conn.begin_nested():
-                            conn.execute(
-                                insert(head).values(
-                                    id=sql_evidence_schema.HEAD_ID,
-                                    size=0,
-                                    root_hash=EMPTY_ROOT,
-                                )
-                            )
-                    except IntegrityError:
-                        pass  # another process created it first
 
     def _write(self, conn: Connection) -> Connection:
         # SQLite: take the single write lock at BEGIN, waiting for it, so that a transaction
@@ -83,6 +60,7 @@ class SqlUnitOfWork:
             yield SqlTransaction(
                 checks=SqlCheckRepository(self._engine, conn),
                 evidence=SqlEvidenceWriter(conn, self._frontier),
+                events=SqlEventOutbox(conn, datetime.now(UTC)),
                 captures=SqlCaptureRecords(self._engine, conn),
                 privacy=SqlPrivacyWriter(conn),
             )

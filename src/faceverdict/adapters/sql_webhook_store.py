@@ -8,15 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Column,
     Connection,
-    DateTime,
     Engine,
-    Integer,
-    String,
-    Table,
-    Text,
     delete,
     insert,
     select,
@@ -25,35 +18,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from faceverdict.adapters.sealed_secrets import SecretSealer
-from faceverdict.adapters.sql_schema import metadata
+from faceverdict.adapters.sql_schema import webhook_deliveries, webhook_endpoints
 from faceverdict.adapters.sql_support import unavailable_on_outage, utc_or_none
-from faceverdict.webhook_ports import Delivery, DeliveryStatus, Endpoint, Secret
-
-webhook_endpoints = Table(
-    "webhook_endpoints",
-    metadata,
-    Column("endpoint_id", String(40), primary_key=True),
-    Column("url", Text, nullable=False),
-    Column("event_types", JSON, nullable=False),
-    Column("secrets", JSON, nullable=False),
-    Column("description", String(200), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
-webhook_deliveries = Table(
-    "webhook_deliveries",
-    metadata,
-    Column("delivery_id", String(40), primary_key=True),
-    Column("endpoint_id", String(40), nullable=False, index=True),
-    Column("event_type", String(64), nullable=False),
-    Column("payload", JSON, nullable=False),
-    Column("status", String(16), nullable=False, index=True),
-    Column("attempts", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
-    Column("last_error", Text, nullable=True),
-    Column("delivered_at", DateTime(timezone=True), nullable=True),
-)
+from faceverdict.ports.webhooks import Delivery, DeliveryStatus, Endpoint, Secret
 
 
 def _secrets_json(
@@ -94,13 +61,6 @@ class SqlWebhookStore:
     def _open(self, endpoint_id: str) -> Callable[[str], str]:
         sealer = self._sealer
         return (lambda v: v) if sealer is None else (lambda v: sealer.open(v, endpoint_id))
-
-    def create_schema(self) -> None:
-        """Create the webhook tables if they do not exist."""
-        with self._tx():
-            metadata.create_all(
-                self._engine, tables=[webhook_endpoints, webhook_deliveries], checkfirst=True
-            )
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
@@ -203,21 +163,6 @@ class SqlWebhookStore:
             last_error=row.last_error,
             delivered_at=utc_or_none(row.delivered_at),
         )
-
-    def existing_deliveries(self, delivery_ids: list[str]) -> set[str]:
-        """Which of these delivery ids are stored."""
-        found: set[str] = set()
-        with self._tx() as conn:
-            for start in range(0, len(delivery_ids), 500):
-                chunk = delivery_ids[start : start + 500]
-                found.update(
-                    conn.execute(
-                        select(webhook_deliveries.c.delivery_id).where(
-                            webhook_deliveries.c.delivery_id.in_(chunk)
-                        )
-                    ).scalars()
-                )
-        return found
 
     def get_delivery(self, delivery_id: str) -> Delivery | None:
         """The delivery with this id, or None."""

@@ -18,7 +18,6 @@ Training: ``python -m faceverdict.training.blending``; model card: ``docs/models
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import numpy.typing as npt
 
 from faceverdict.detectors.base import Face, RGBImage, Sample
 from faceverdict.detectors.face_crop import crop_box, crop_face
+from faceverdict.detectors.logistic import sigmoid
 from faceverdict.detectors.model_files import MODELS_DIR, model_file, onnx_session
 from faceverdict.detectors.registry import register
 from faceverdict.domain.detection import DetectorInfo, DetectorKind, DetectorResult, Heatmap
@@ -70,11 +70,6 @@ def face_crop(pixels: RGBImage, face: Face, margin: float) -> RGBImage:
     shifted = Face(box=(bx0 - left, by0 - top, bx1 - left, by1 - top), score=face.score)
     region = np.ascontiguousarray(pixels[top:bottom, left:right])
     return crop_face(region, shifted, size=INPUT_SIZE, margin=margin)
-
-
-def sigmoid(x: float) -> float:
-    """Logistic function, safe for large magnitudes."""
-    return 1.0 / (1.0 + math.exp(-max(-80.0, min(80.0, x))))
 
 
 class BlendingDetector:
@@ -174,13 +169,13 @@ class BlendingDetector:
         )
 
 
-@register("blending")
+@register("blending", calibrated=True)
 def create_blending_detector() -> BlendingDetector:
     """The registry's factory: the inline blending detector (one crop, one ONNX run)."""
     return BlendingDetector()
 
 
-@register("blending_assurance", kind=DetectorKind.ASSURANCE)
+@register("blending_assurance", kind=DetectorKind.ASSURANCE, calibrated=True)
 def create_blending_assurance_detector() -> BlendingDetector:
     """The assurance variant: test-time augmentation over margins and mirror images."""
     return BlendingDetector(tta=True, name="blending_assurance")

@@ -18,8 +18,15 @@ the ones nobody has trained on, so no fake-side calibration can be trusted. Thre
    5% of genuine captures score below 90 and 1% below 60).
 
 The parameters live in ``models/fusion.json`` (written by ``faceverdict.training.calibrate``);
-its ``version`` is recorded with every decision. Detectors the file does not name count as
-plain evidence with the ``default`` weight, so a plug-in detector saying 0.5 changes nothing.
+its ``version`` is recorded with every decision.
+
+The file alone decides how a detector counts: one it standardises is learned, any other
+counts as plain evidence, ``weight * logit(p)`` with its ``evidence`` weight or else the
+``default_weight``, so a detector saying 0.5 changes nothing. Which detectors *should* be
+standardised is declared at registration (``register(..., calibrated=True)``), and ``make
+calibrate`` fits exactly those; a learned detector registered after the file was fitted (a
+new plug-in) therefore still runs and counts as plain evidence until the file is refitted,
+and the wiring logs a warning for it (``wiring.ensembles.warn_uncalibrated``).
 """
 
 from __future__ import annotations
@@ -32,22 +39,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from faceverdict.detectors.logistic import logit
 from faceverdict.detectors.model_files import MODELS_DIR
 from faceverdict.domain.detection import DetectorResult
 from faceverdict.errors import ConfigurationError
-
-_EPS = 1e-4
-
-
-def logit(p: float) -> float:
-    """Log-odds of ``p``, clipped away from 0 and 1."""
-    p = min(max(p, _EPS), 1 - _EPS)
-    return math.log(p / (1 - p))
-
-
-def sigmoid(x: float) -> float:
-    """Inverse of ``logit``."""
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
 def soft_max(values: Sequence[float], temperature: float) -> float:
@@ -183,11 +178,17 @@ class Fusion:
         """Version of the fusion parameters."""
         return self.params.version
 
-    def fuse(self, results: list[DetectorResult]) -> FusedScore:
-        """Fuse the results that carry an opinion into one score.
+    def calibrates(self, detector: str) -> bool:
+        """Whether the parameters standardise ``detector`` (else it counts as evidence)."""
+        return detector in self.params.standardise
+
+    def fuse(self, results: list[DetectorResult]) -> FusedScore | None:
+        """Fuse the results that carry an opinion into one score; None when none does.
 
         ``contributions`` holds each detector's evidence: the standardised value for learned
-        detectors, ``weight * logit(p)`` for the others.
+        detectors, ``weight * logit(p)`` for the others. No opinion at all is no evidence,
+        never a genuine score: the caller decides what that means (the policy's
+        ``no_evidence`` band).
         """
         params = self.params
         learned: list[float] = []
@@ -205,6 +206,8 @@ class Fusion:
                 value = weight * logit(result.fake_probability)
                 added += value
             contributions[result.detector] = round(value, 4)
+        if not contributions:
+            return None
         total = total_evidence(learned, added, params.temperature, params.neutral)
         return FusedScore(
             authenticity_score=round(params.score_map.score(total), 1),

@@ -48,7 +48,7 @@ import c2pa
 from faceverdict.detectors.base import Sample
 from faceverdict.detectors.c2pa_reader import C2paEvidence, ContentCredentialsReader
 from faceverdict.detectors.metadata_traces import Trace, find_traces
-from faceverdict.detectors.registry import register
+from faceverdict.detectors.registry import DetectorContext, register
 from faceverdict.domain.detection import DetectorInfo, DetectorKind, DetectorResult
 
 # The rules' own version, then the C2PA SDK's: both change what a file yields.
@@ -150,11 +150,11 @@ class ProvenanceDetector:
         )
 
 
-@register("provenance")
-def create_provenance_detector() -> ProvenanceDetector:
-    """The registry's factory: no trust anchors (every C2PA signer untrusted).
-
-    Deployments that trust camera CAs construct ``ProvenanceDetector(trust_anchors_pem=...)``
-    themselves (e.g. from a settings path) instead of going through this factory.
-    """
-    return ProvenanceDetector()
+@register("provenance", calibrated=False)
+def create_provenance_detector(context: DetectorContext) -> ProvenanceDetector:
+    """The registry's factory: hard evidence (the fusion adds it, never calibrates it), with
+    the deployment's C2PA trust from ``context`` (none: every C2PA signer is untrusted)."""
+    return ProvenanceDetector(
+        context.c2pa_trust_anchors_pem,
+        allowed_certificates_pem=context.c2pa_allowed_certificates_pem,
+    )

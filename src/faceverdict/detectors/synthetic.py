@@ -45,6 +45,7 @@ from PIL import Image
 
 from faceverdict.detectors.base import Face, RGBImage, Sample
 from faceverdict.detectors.imaging import DecodeLimits, decode_capture
+from faceverdict.detectors.logistic import sigmoid
 from faceverdict.detectors.model_files import MODELS_DIR, model_file, onnx_session
 from faceverdict.detectors.registry import register
 from faceverdict.domain.detection import DetectorInfo, DetectorKind, DetectorResult
@@ -157,11 +158,6 @@ def to_input(patches: list[RGBImage]) -> FloatArray:
     """Stack HxWx3 uint8 patches into the model input: float32 [N, 3, S, S], RGB 0-255."""
     batch = np.stack(patches).astype(np.float32)
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
-
-
-def sigmoid(x: float) -> float:
-    """The logistic function, overflow-safe."""
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
 def _scaled_face(face: Face, fx: float, fy: float | None = None) -> Face:
@@ -282,13 +278,13 @@ class SyntheticAssuranceDetector(SyntheticImageDetector):
         return self._result(logit, details, started)
 
 
-@register("synthetic")
+@register("synthetic", calibrated=True)
 def create_synthetic_detector() -> SyntheticImageDetector:
     """The registry's factory for the inline detector (weights verified by sha256)."""
     return SyntheticImageDetector()
 
 
-@register("synthetic_assurance", kind=DetectorKind.ASSURANCE)
+@register("synthetic_assurance", kind=DetectorKind.ASSURANCE, calibrated=True)
 def create_synthetic_assurance_detector() -> SyntheticAssuranceDetector:
     """The registry's factory for the assurance variant."""
     return SyntheticAssuranceDetector()

@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 
 from faceverdict.domain.policy import Action
 
-ASSURANCE_STAGE = "assurance"
-
 
 @dataclass(frozen=True)
 class AssuranceRules:

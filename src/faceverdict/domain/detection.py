@@ -63,6 +63,23 @@ class Heatmap:
             raise ValueError("heatmap values do not match its dimensions")
 
 
+class DetectorOutcome(StrEnum):
+    """Whether a detector answered. Anything but ``answered`` leaves the check degraded."""
+
+    ANSWERED = "answered"  # ran to the end (with an opinion, or with none)
+    FAILED = "failed"  # raised
+    TIMED_OUT = "timed_out"  # no answer within its timeout or the check's deadline
+    UNAVAILABLE = "unavailable"  # switched off by its circuit breaker, or stuck on a call
+
+
+# The reason code each failed outcome puts on its result (and on the decision).
+OUTCOME_REASONS: dict[DetectorOutcome, str] = {
+    DetectorOutcome.FAILED: "DETECTOR_FAILED",
+    DetectorOutcome.TIMED_OUT: "DETECTOR_TIMEOUT",
+    DetectorOutcome.UNAVAILABLE: "DETECTOR_UNAVAILABLE",
+}
+
+
 @dataclass(frozen=True)
 class DetectorResult:
     """One detector's verdict on one capture.
@@ -80,6 +97,12 @@ class DetectorResult:
     abstention: Abstention | None = None
     heatmap: Heatmap | None = None
     details: dict[str, float | str | bool] = field(default_factory=dict)
+    outcome: DetectorOutcome = DetectorOutcome.ANSWERED
+
+    @property
+    def answered(self) -> bool:
+        """Whether the detector ran to the end (its silence is not a failure)."""
+        return self.outcome is DetectorOutcome.ANSWERED
 
     def __post_init__(self) -> None:
         p = self.fake_probability

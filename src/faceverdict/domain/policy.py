@@ -1,6 +1,6 @@
 """Policy: versioned rules that turn a score, an abstention and client signals into an action.
 
-The policy is data (loaded from a TOML file by ``faceverdict.policy_file``); this module
+The policy is data (loaded from a TOML file by ``faceverdict.policy.flows``); this module
 holds only its shape and the pure function that applies it.
 """
 
@@ -170,8 +170,13 @@ class FlowPolicy:
     composite: CompositeRisk = field(default_factory=lambda: CompositeRisk(weights={}))
     final_actions: frozenset[Action] = frozenset({Action.ACCEPT, Action.REJECT})
     retention: Retention = field(default_factory=Retention)
+    # A check whose detectors did not all answer (or gave no evidence) gets at least this.
+    degraded_action: Action = Action.REVIEW
+    deadline_ms: float | None = None  # the detectors' deadline (None: the service setting)
 
     def __post_init__(self) -> None:
+        if self.degraded_action is Action.ACCEPT:
+            raise ValueError("degraded_action may not be accept: a degraded check fails closed")
         if not self.bands:
             raise ValueError("a flow needs at least one band")
         ordered = tuple(sorted(self.bands, key=lambda b: b.min_score, reverse=True))
@@ -221,6 +226,7 @@ class Outcome:
 
 
 ABSTAINED_BAND = "abstained"
+NO_EVIDENCE_BAND = "no_evidence"
 
 
 def apply_policy(
@@ -228,8 +234,14 @@ def apply_policy(
     authenticity_score: float | None,
     abstention: Abstention | None,
     signals: ClientSignals,
+    degraded: tuple[str, ...] = (),
 ) -> Outcome:
-    """Apply a flow's rules to one scored (or abstained) capture."""
+    """Apply a flow's rules to one scored (or abstained) capture.
+
+    Fail closed: ``degraded`` names detectors that did not answer, and a capture with no
+    score and no abstention had no evidence at all; either gets at least the flow's
+    ``degraded_action``, which is never ``accept``, and such an outcome is never final.
+    """
     reasons: list[str] = []
     actions: list[Action] = []
     if abstention is not None:
@@ -237,9 +249,12 @@ def apply_policy(
         actions.append(flow.abstentions.get(abstention, Action.REVIEW))
         reasons.append(f"ABSTAINED_{abstention.value.upper()}")
         score_for_risk = None
+    elif authenticity_score is None:
+        band = NO_EVIDENCE_BAND
+        actions.append(flow.degraded_action)
+        reasons.append("NO_EVIDENCE")
+        score_for_risk = None
     else:
-        if authenticity_score is None:
-            raise ValueError("a capture without abstention needs an authenticity score")
         chosen = flow.band_for(authenticity_score)
         band = chosen.name
         actions.append(chosen.action)
@@ -254,11 +269,18 @@ def apply_policy(
     if escalation is not None:
         actions.append(escalation.action)
         reasons.append(f"COMPOSITE_RISK_{escalation.action.value.upper()}")
+    failed_closed = bool(degraded) or band == NO_EVIDENCE_BAND
+    if degraded:
+        actions.append(flow.degraded_action)
+        reasons.append("DEGRADED")
     action = most_severe(actions)
+    if failed_closed and action is Action.ACCEPT:  # defence in depth: refused at load too
+        raise AssertionError("a degraded check was about to be accepted")
     return Outcome(
         band=band,
         action=action,
         reasons=tuple(dict.fromkeys(reasons)),
         composite_risk=None if risk is None else round(risk, 4),
-        final=action in flow.final_actions,
+        # A degraded check is looked at again (assurance, a person), never settled as is.
+        final=action in flow.final_actions and not failed_closed,
     )

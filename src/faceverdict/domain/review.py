@@ -78,6 +78,7 @@ class TaskReason(StrEnum):
     QC_SAMPLE = "qc_sample"  # random audit of an automated decision
     SECOND_REVIEW = "second_review"  # independent double review of a verdict
     DISAGREEMENT = "disagreement"  # two reviewers disagreed: a senior adjudicates
+    RESCAN_DISAGREEMENT = "rescan_disagreement"  # a newer model disagrees with a verdict
 
 
 class TaskKind(StrEnum):

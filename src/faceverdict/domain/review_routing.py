@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,13 +48,13 @@ def detector_conflict(
 
 def triage(
     rules: FlowReviewRules,
-    reasons: Iterable[TaskReason],
+    reasons: Collection[TaskReason],
     risk: float | None,
     kind: TaskKind = TaskKind.PRIMARY,
 ) -> Tier:
     """Route high-risk work to seniors: adjudications, high composite risk, senior reasons."""
-    if kind is TaskKind.ADJUDICATION:
-        return Tier.SENIOR
+    if kind is TaskKind.ADJUDICATION or TaskReason.RESCAN_DISAGREEMENT in reasons:
+        return Tier.SENIOR  # settling a disagreement, or reconsidering a person's verdict
     if risk is not None and risk >= rules.senior_min_risk:
         return Tier.SENIOR
     if any(r in rules.senior_reasons for r in reasons):
@@ -102,7 +102,9 @@ def plan_review(
     if not reasons:
         return None
     ordered = tuple(dict.fromkeys(reasons))
-    waiting = not final
+    # A verdict a newer model disagrees with is reconsidered by a senior, whose verdict
+    # settles the check again; any other final decision is only audited.
+    waiting = not final or TaskReason.RESCAN_DISAGREEMENT in ordered
     return TaskPlan(
         reasons=ordered,
         priority=rules.priority if waiting else rules.audit_priority,

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from faceverdict.bootstrap import Records
+from faceverdict.wiring.records import Records
 
 log = logging.getLogger(__name__)
 

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from faceverdict.entrypoints.cli_support import fail as _fail
+from faceverdict.entrypoints.db_cli import db
 from faceverdict.entrypoints.eval_cli import eval_command
 from faceverdict.entrypoints.review_cli import demo, review_group, users
 from faceverdict.entrypoints.worker_cli import assurance, rescan, webhooks, worker
 from faceverdict.errors import CaptureRejected, ConfigurationError, FaceverdictError
 
 if TYPE_CHECKING:
-    from faceverdict.bootstrap import Records
+    from faceverdict.wiring.records import Records
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".avif"}
 
@@ -64,10 +65,10 @@ def main() -> None:
 @click.option("--flow", default="onboarding", show_default=True, help="policy flow to apply")
 def scan(paths: tuple[Path, ...], fmt: str, flow: str) -> None:
     """Judge image files (or folders of them) without a server; one JSON line per image."""
-    from faceverdict.bootstrap import build_assessor
     from faceverdict.config import load_settings
     from faceverdict.domain.policy import ClientSignals
     from faceverdict.entrypoints.scan_output import rejected_record, scan_record
+    from faceverdict.wiring.bootstrap import build_assessor
 
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -117,11 +118,11 @@ def serve(host: str | None, port: int | None) -> None:
     """Start the HTTP API on the configured database and storage."""
     import uvicorn
 
-    from faceverdict.bootstrap import bootstrap
     from faceverdict.config import load_settings
     from faceverdict.entrypoints.api.app import create_app
     from faceverdict.entrypoints.background import Maintenance
     from faceverdict.entrypoints.worker import JobWorker
+    from faceverdict.wiring.bootstrap import bootstrap
 
     try:
         settings = load_settings()
@@ -152,7 +153,7 @@ def policy() -> None:
 @click.argument("path", type=click.Path(path_type=Path))
 def policy_check(path: Path) -> None:
     """Validate a policy file and print its version and flows."""
-    from faceverdict.policy_file import load_policy
+    from faceverdict.policy import load_policy
 
     try:
         loaded = load_policy(path)
@@ -178,8 +179,8 @@ def detectors_list() -> None:
 
 def _records() -> Records:
     """Storage and record-keeping services from the settings (no detectors loaded)."""
-    from faceverdict.bootstrap import build_records
     from faceverdict.config import load_settings
+    from faceverdict.wiring.records import build_records
 
     try:
         records = build_records(load_settings())
@@ -390,6 +391,7 @@ cli.add_command(rescan)  # re-evaluate stored captures with a newer model
 cli.add_command(users)  # reviewer accounts
 cli.add_command(review_group)  # review export
 cli.add_command(demo)  # a seeded review queue from synthetic captures
+cli.add_command(db)  # schema migrations: db upgrade, db current
 
 
 if __name__ == "__main__":

@@ -9,21 +9,22 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from faceverdict.bootstrap import Application
-from faceverdict.demo import DemoCapture
 from faceverdict.domain.policy import ClientSignals
 from faceverdict.domain.review import (
     AttackType,
     ReviewPolicy,
     Role,
+    TaskReason,
     TaskStatus,
     Verdict,
     VerdictLabel,
 )
-from faceverdict.review_ports import DuplicateUsername, QueueFilter, ReviewerAccount
-from faceverdict.review_wiring import Review
+from faceverdict.entrypoints.demo import DemoCapture
+from faceverdict.ports.review import DuplicateUsername, QueueFilter, ReviewerAccount
 from faceverdict.services.checks import SubmitCheck
-from faceverdict.services.review import ReviewService
+from faceverdict.services.review.tasks import ReviewService
+from faceverdict.wiring.bootstrap import Application
+from faceverdict.wiring.review import Review
 
 ACCOUNTS = (
     ("alice", "Alice Martin", Role.REVIEWER),
@@ -75,7 +76,7 @@ def _accounts(
         except DuplicateUsername:
             if password:
                 review.accounts.set_password(username, password)
-            found = review.service.repository.reviewer_by_username(username)
+            found = review.accounts.reviewers.reviewer_by_username(username)
             assert found is not None
             accounts[username] = found
     return accounts, chosen if created or password else None
@@ -106,13 +107,13 @@ def seed_demo(
         )
         check = submitted.check
         seeded.append(check.check_id)
-        review.service.on_decided(check)  # queued already by the check service; idempotent
-        if capture.kind == "blurry":
-            review.service.escalate(check.check_id)  # deeper analysis asks a person to look
+        if capture.kind == "blurry":  # deeper analysis asks a person to look
+            check.request_review(clock.now(), TaskReason.ASSURANCE_ESCALATION.value)
+            application.checks.recorder.record_events(check)
     clock.fixed = now - timedelta(minutes=3)
     _finished_work(review, accounts)
     clock.fixed = None
-    tasks = sum(len(review.service.repository.tasks_for_check(c)) for c in seeded)
+    tasks = sum(len(review.service.tasks.tasks_for_check(c)) for c in seeded)
     return DemoSummary(
         checks=len(captures), tasks=tasks, accounts=[a[0] for a in ACCOUNTS], password=shown
     )
@@ -122,22 +123,24 @@ def _finished_work(review: Review, accounts: dict[str, ReviewerAccount]) -> None
     """Two single reviews, one agreeing double review, one disagreement left for a senior."""
     service = review.service
     double = ReviewService(
-        repository=service.repository,
+        tasks=service.tasks,
+        audit=service.audit,
         checks=service.checks,
+        recorder=service.recorder,
         policy=_with_double_review(service.policy, 1.0),
         clock=service.clock,
         options=service.options,
         publish=service.publish,
-        record_decision=service.record_decision,
     )
     single = ReviewService(
-        repository=service.repository,
+        tasks=service.tasks,
+        audit=service.audit,
         checks=service.checks,
+        recorder=service.recorder,
         policy=_with_double_review(service.policy, 0.0),
         clock=service.clock,
         options=service.options,
         publish=service.publish,
-        record_decision=service.record_decision,
     )
     alice, bob = accounts["alice"], accounts["bob"]
     waiting = [

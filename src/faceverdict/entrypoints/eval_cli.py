@@ -56,7 +56,6 @@ def eval_command(
     """Evaluate detectors and policy on a labelled manifest; writes report.json/.md and plots."""
     from datetime import UTC, datetime
 
-    from faceverdict.bootstrap import build_assessor
     from faceverdict.config import load_settings
     from faceverdict.evaluation.report import write_report
     from faceverdict.evaluation.report_json import build_report
@@ -67,6 +66,7 @@ def eval_command(
         evaluate,
         prepare,
     )
+    from faceverdict.wiring.bootstrap import build_assessor
 
     if not manifest.is_file():
         fail(f"no such manifest: {manifest}")

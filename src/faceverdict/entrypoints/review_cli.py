@@ -13,13 +13,13 @@ from faceverdict.entrypoints.cli_support import fail as _fail
 from faceverdict.errors import FaceverdictError
 
 if TYPE_CHECKING:
-    from faceverdict.review_wiring import Review
+    from faceverdict.wiring.review import Review
 
 
 def _wired() -> Review:
     """The wired review services of the configured deployment."""
-    from faceverdict.bootstrap import bootstrap
     from faceverdict.config import load_settings
+    from faceverdict.wiring.bootstrap import bootstrap
 
     try:
         application = bootstrap(load_settings(), record_config=False)
@@ -149,11 +149,11 @@ def demo(
     port: int | None,
 ) -> None:
     """Seed a realistic review queue from synthetic captures (development mode only)."""
-    from faceverdict.bootstrap import bootstrap
     from faceverdict.config import Mode, load_settings
-    from faceverdict.demo import DemoHeatmaps, demo_captures
-    from faceverdict.ensembles import build_ensemble
+    from faceverdict.entrypoints.demo import DemoHeatmaps, demo_captures
     from faceverdict.entrypoints.demo_seed import DemoClock, seed_demo
+    from faceverdict.wiring.bootstrap import bootstrap
+    from faceverdict.wiring.ensembles import build_ensemble
 
     try:
         settings = load_settings()

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import threading
 
-from faceverdict.bootstrap import Application
-from faceverdict.job_ports import Job, JobHandler
+from faceverdict.ports.jobs import Job, JobHandler
 from faceverdict.services.assurance import ASSURANCE_JOB
 from faceverdict.services.rescan import RESCAN_JOB
 from faceverdict.services.webhooks import WEBHOOK_JOB
+from faceverdict.wiring.bootstrap import Application
 
 log = logging.getLogger(__name__)
 
@@ -22,18 +22,14 @@ class JobWorker:
     """Runs the application's jobs in threads, and the reconciliation sweep in another."""
 
     def __init__(self, application: Application, *, sweep_every: float | None = None) -> None:
-        if application.jobs is None:
-            raise ValueError("the application has no job queue")
         self.application = application
         self.jobs = application.jobs
         self.sweep_every = sweep_every or application.settings.assurance_sweep_every_seconds
-        self.handlers: dict[str, JobHandler] = {}
-        if application.assurance is not None:
-            self.handlers[ASSURANCE_JOB] = application.assurance.handle
-        if application.webhooks is not None:
-            self.handlers[WEBHOOK_JOB] = application.webhooks.handle
-        if application.rescans is not None:
-            self.handlers[RESCAN_JOB] = application.rescans.handle
+        self.handlers: dict[str, JobHandler] = {
+            ASSURANCE_JOB: application.assurance.handle,
+            WEBHOOK_JOB: application.webhooks.handle,
+            RESCAN_JOB: application.rescans.handle,
+        }
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
 
@@ -46,20 +42,18 @@ class JobWorker:
         handler(job)
 
     def sweep(self) -> int:
-        """Re-enqueue work whose job was lost (checks stuck in ``assuring``, overdue webhooks), and
-        do what a decision hook cut short did not (webhook deliveries, review tasks)."""
-        found = 0
-        if self.application.assurance is not None:
-            found += self.application.assurance.reconcile()
-        if self.application.webhooks is not None:
-            found += self.application.webhooks.reconcile()
-        if self.application.review is not None:
-            found += self.application.review.service.catch_up()
-        if self.application.rescans is not None:
-            found += self.application.rescans.reconcile()
-        schedule = self.application.rescan_schedule
-        if schedule is not None and self.application.rescans is not None:
-            run = self.application.rescans.scheduled(schedule)
+        """Run the reactions that stopped processes left undone (the bus's catch-up), and
+        re-enqueue work whose job was lost (checks stuck in ``assuring``, overdue webhook
+        deliveries, stalled re-scans); start the scheduled re-scan when it is due."""
+        app = self.application
+        found = app.bus.catch_up()
+        found += app.assurance.reconcile()
+        found += app.webhooks.reconcile()
+        found += app.rescans.reconcile()
+        app.bus.purge()  # settled events are done with; the outbox stays small
+        schedule = app.rescan_schedule
+        if schedule is not None:
+            run = app.rescans.scheduled(schedule)
             if run is not None:
                 log.info("scheduled re-scan %s started", run.run_id)
         return found
@@ -76,8 +70,7 @@ class JobWorker:
 
     def start(self) -> None:
         """Load the assurance models (a bad one fails here), start job and sweep threads."""
-        if self.application.assurance is not None:
-            _ = self.application.assurance.assessor
+        _ = self.application.assurance.assessor
         self.jobs.start_worker(self.dispatch, threads=self.application.settings.worker_threads)
         if self._sweeper is None:
             self._stop.clear()

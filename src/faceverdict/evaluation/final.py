@@ -27,11 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from faceverdict.assurance_policy import load_assurance_policy
 from faceverdict.domain.assurance import AssuranceRules
 from faceverdict.domain.policy import Action
 from faceverdict.errors import ConfigurationError
-from faceverdict.policy_file import load_policy
+from faceverdict.policy import load_policy_file
 
 
 @dataclass(frozen=True)
@@ -172,9 +171,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{len(missing)} inline images are not in {args.assurance}, e.g. {missing[0]}"
         )
     try:
-        policy = load_policy(args.policy)
-        rules = load_assurance_policy(args.policy).for_flow(args.flow)
-        flow = policy.flow(args.flow)
+        policy = load_policy_file(args.policy)
+        rules = policy.assurance.for_flow(args.flow)
+        flow = policy.decisions.flow(args.flow)
     except ConfigurationError as exc:
         raise SystemExit(str(exc)) from None
     except KeyError:

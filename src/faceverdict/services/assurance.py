@@ -1,8 +1,11 @@
 """Asynchronous assurance: a heavier ensemble looks again at the checks the policy selects.
 
 The check row is the durable record of the work: a selected check is moved to ``assuring``
-before its job is enqueued, a sweep re-enqueues checks that stay there past their lease, and
-running a job twice changes nothing (see docs/decisions/0005-async-assurance.md).
+(event ``AssuranceStarted``) before its job is enqueued by that event's handler, a sweep
+re-enqueues checks that stay there past their lease, and running a job twice changes nothing
+(see docs/decisions/0005-async-assurance.md). Assurance confirms, supersedes or abandons,
+each a transition of the check with its event; it never relaxes a decision the policy
+forbids it to relax, and never touches a person's verdict.
 """
 
 from __future__ import annotations
@@ -12,22 +15,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from faceverdict.domain.assurance import ASSURANCE_STAGE, AssurancePolicy
-from faceverdict.domain.check import Check, CheckState, Decision
+from faceverdict.domain.assurance import AssurancePolicy
+from faceverdict.domain.check import ASSURANCE_STAGE, INLINE_STAGE, Check, CheckState, Decision
+from faceverdict.domain.events import AssuranceStarted, CheckDecided
 from faceverdict.domain.policy import Action
-from faceverdict.domain.review_qc import (
-    sample_draw,
-)
+from faceverdict.domain.review_qc import sample_draw
 from faceverdict.errors import NotFound
-from faceverdict.evidence.entries import JsonValue
-from faceverdict.job_ports import CheckStates, Job, JobQueue
-from faceverdict.ports import CaptureVault, CheckRepository, Clock, DecisionConflict, EntryDraft
-from faceverdict.services.checks import Assessor, CheckService, capture_key, new_id
+from faceverdict.ports.captures import CaptureVault
+from faceverdict.ports.checks import CheckRepository, DecisionConflict
+from faceverdict.ports.clock import Clock
+from faceverdict.ports.jobs import Job, JobQueue
+from faceverdict.services.checks import Assessor, capture_key, new_id
+from faceverdict.services.recorder import CheckRecorder
 
 log = logging.getLogger(__name__)
 
 ASSURANCE_JOB = "assurance"
-ASSURANCE_CONFIRMED = "assurance.confirmed"  # evidence: the inline decision stands, now final
 
 
 @dataclass(frozen=True)
@@ -45,25 +48,25 @@ class AssuranceService:
     def __init__(
         self,
         *,
-        checks: CheckService,
         repository: CheckRepository,
-        states: CheckStates,
+        recorder: CheckRecorder,
         queue: JobQueue,
         assessor: Callable[[], Assessor],
         vault: CaptureVault,
         policy: AssurancePolicy,
         clock: Clock,
         sample_salt: str,
+        store_captures: bool = True,
     ) -> None:
-        self.checks = checks
         self.repository = repository
-        self.states = states
+        self.recorder = recorder
         self.queue = queue
         self._assessor = assessor
         self.vault = vault
         self.policy = policy
         self.clock = clock
         self.sample_salt = sample_salt
+        self.store_captures = store_captures
 
     @property
     def assessor(self) -> Assessor:
@@ -76,7 +79,11 @@ class AssuranceService:
     def selection(self, check: Check) -> tuple[str, ...]:
         """Why the policy sends this check's decision to assurance (empty: it does not)."""
         decision = check.current_decision
-        if decision is None or decision.stage != "inline" or check.state is not CheckState.DECIDED:
+        if (
+            decision is None
+            or decision.stage != INLINE_STAGE
+            or check.state is not CheckState.DECIDED
+        ):
             return ()
         rules = self.policy.for_flow(check.flow)
         return rules.reasons(
@@ -86,15 +93,24 @@ class AssuranceService:
             draw=sample_draw(self.sample_salt, f"assurance:{decision.decision_id}"),
         )
 
-    def on_decided(self, check: Check) -> bool:
-        """After an inline decision: move the check to ``assuring`` and enqueue its job."""
-        if not self.selection(check) or not self.checks.store_captures:
+    def on_decided(self, event: CheckDecided) -> bool:
+        """Handler of ``CheckDecided``: move a selected check to ``assuring`` (the
+        ``AssuranceStarted`` event's handler enqueues its job)."""
+        if not self.store_captures:
             return False
-        if not self.states.transition(check.check_id, CheckState.DECIDED, CheckState.ASSURING):
+        check = self.repository.get(event.check_id)
+        current = None if check is None else check.current_decision
+        if check is None or current is None or current.decision_id != event.decision_id:
+            return False  # gone, or superseded since: the newer decision has its own event
+        why = self.selection(check)
+        if not why:
             return False
-        check.begin_assurance()
-        self._enqueue(check.check_id)
-        return True
+        check.begin_assurance(self.clock.now(), why)
+        return self.recorder.save_transition(check, CheckState.DECIDED)
+
+    def on_started(self, event: AssuranceStarted) -> None:
+        """Handler of ``AssuranceStarted``: enqueue the check's assurance job."""
+        self.queue.enqueue(Job(kind=ASSURANCE_JOB, key=event.check_id))
 
     def _enqueue(self, check_id: str) -> None:
         try:
@@ -114,20 +130,23 @@ class AssuranceService:
             image = self.vault.get(capture_key(check_id))
         except (KeyError, NotFound):
             # Erased or expired meanwhile: the inline decision stands.
-            self.states.transition(check_id, CheckState.ASSURING, CheckState.DECIDED)
+            check.abandon_assurance(self.clock.now(), "capture_gone")
+            self.recorder.save_transition(check, CheckState.ASSURING)
             return AssuranceResult(check_id, "capture_gone")
         assessment = self.assessor.assess(image, check.flow, check.signals)
         judgement, outcome = assessment.judgement, assessment.outcome
         rules = self.policy.for_flow(check.flow)
-        if outcome.action is previous.action or not rules.allows(previous.action, outcome.action):
+        if outcome.action is previous.action or not check.can_supersede(
+            ASSURANCE_STAGE, outcome.action, may_relax=rules.may_relax
+        ):
             # Same action, or a relaxation the policy forbids (may_relax = false): it stands.
-            self._confirm(
-                check_id,
-                previous,
-                judgement.authenticity_score,
-                judgement.model_versions,
+            check.confirm_assurance(
+                self.clock.now(),
+                score=judgement.authenticity_score,
+                model_versions=judgement.model_versions,
                 assured_action=outcome.action,
             )
+            self.recorder.save_transition(check, CheckState.ASSURING)
             return AssuranceResult(check_id, "confirmed")
         reasons = outcome.reasons + tuple(r for res in judgement.results for r in res.reasons)
         decision = Decision(
@@ -142,50 +161,17 @@ class AssuranceService:
             model_versions=judgement.model_versions,
             composite_risk=outcome.composite_risk,
             # A person settles a `review`; every other assurance outcome is the last word.
-            final=outcome.action.value != "review",
+            final=outcome.action is not Action.REVIEW,
             decided_at=self.clock.now(),
             supersedes=previous.decision_id,
             stage=ASSURANCE_STAGE,
         )
-        check.decide(decision, judgement.results)
+        check.decide(decision, judgement.results, may_relax=rules.may_relax)
         try:
-            self.checks.save_decision(check)
+            self.recorder.save_decision(check)
         except DecisionConflict:
             return AssuranceResult(check_id, "lost_race")
         return AssuranceResult(check_id, "superseded", decision)
-
-    def _confirm(
-        self,
-        check_id: str,
-        previous: Decision,
-        score: float | None,
-        model_versions: dict[str, str],
-        assured_action: Action,
-    ) -> None:
-        """``assuring -> final`` and its evidence entry, in one transaction (at most once).
-        ``assured_action`` is what assurance decided: the entry names it when the policy kept
-        the stricter inline action instead."""
-        payload: dict[str, JsonValue] = {
-            "decision_id": previous.decision_id,
-            "action": previous.action.value,
-            "authenticity_score": score,
-            "model_versions": dict(model_versions),
-        }
-        if assured_action is not previous.action:
-            payload["assured_action"] = assured_action.value
-            payload["kept_because"] = "may_relax is false"
-        draft = EntryDraft(
-            kind=ASSURANCE_CONFIRMED,
-            check_id=check_id,
-            occurred_at=self.clock.now(),
-            payload=payload,
-        )
-        with self.checks.uow.begin() as tx:
-            in_tx = tx.checks
-            # A fake store has no shared transaction: use the states port on its own.
-            states: CheckStates = in_tx if isinstance(in_tx, CheckStates) else self.states
-            if states.transition(check_id, CheckState.ASSURING, CheckState.FINAL):
-                tx.evidence.append([draft])
 
     def handle(self, job: Job) -> None:
         """The job handler: run assurance for ``job.key``."""
@@ -196,9 +182,9 @@ class AssuranceService:
         """Enqueue again the checks that stayed in ``assuring`` past the lease; how many."""
         cutoff = self.clock.now() - timedelta(seconds=self.policy.max_lease_seconds)
         count = 0
-        for check_id in self.states.stale(CheckState.ASSURING, cutoff, limit):
+        for check_id in self.repository.stale(CheckState.ASSURING, cutoff, limit):
             # Touch first: other sweepers skip it until the new lease runs out.
-            if self.states.transition(check_id, CheckState.ASSURING, CheckState.ASSURING):
+            if self.repository.transition(check_id, CheckState.ASSURING, CheckState.ASSURING):
                 self._enqueue(check_id)
                 count += 1
         return count

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from faceverdict.domain.check import Check
 from faceverdict.errors import CaptureGone, IntegrityFailure, InvalidRequest, NotFound
-from faceverdict.ports import CaptureRecords, CaptureVault, CheckRepository
+from faceverdict.ports.captures import CaptureRecords, CaptureVault
+from faceverdict.ports.checks import CheckRepository
 from faceverdict.services.evidence_events import CAPTURE_READ
 from faceverdict.services.evidence_log import EvidenceLog
 

@@ -6,25 +6,17 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from faceverdict.detectors.ensemble import Ensemble, Judgement
 from faceverdict.domain.check import Check, Decision
-from faceverdict.domain.events import DomainEvent
 from faceverdict.domain.policy import ClientSignals, FlowPolicy, Outcome, Policy, apply_policy
 from faceverdict.errors import IdempotencyConflict, InvalidRequest, NotFound, UnknownFlow
-from faceverdict.ports import (
-    CaptureRecord,
-    CaptureVault,
-    CheckRepository,
-    Clock,
-    DuplicateIdempotencyKey,
-    EntryDraft,
-    UnitOfWork,
-)
-from faceverdict.services.evidence_events import check_drafts
+from faceverdict.ports.captures import CaptureRecord, CaptureVault
+from faceverdict.ports.checks import CheckRepository, DuplicateIdempotencyKey
+from faceverdict.ports.clock import Clock
 from faceverdict.services.pseudonyms import Pseudonymizer
+from faceverdict.services.recorder import CheckRecorder
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +58,16 @@ def new_id(prefix: str) -> str:
 
 
 class Assessor:
-    """Judges a capture and applies the policy; stores nothing (used by scan and submit)."""
+    """Judges a capture and applies the policy; stores nothing (used by scan and submit).
 
-    def __init__(self, ensemble: Ensemble, policy: Policy) -> None:
+    ``inline``: the check waits for the answer, so the flow's ``deadline_ms`` bounds the
+    detectors; the asynchronous assurance assessor keeps its ensemble's own, longer deadline.
+    """
+
+    def __init__(self, ensemble: Ensemble, policy: Policy, *, inline: bool = True) -> None:
         self.ensemble = ensemble
         self.policy = policy
+        self.inline = inline
 
     def flow(self, flow: str) -> FlowPolicy:
         """The rules of ``flow``; UnknownFlow names the flows the policy defines."""
@@ -83,9 +80,16 @@ class Assessor:
     def assess(self, image: bytes, flow: str, signals: ClientSignals) -> Assessment:
         """Judge a capture and apply the flow's policy."""
         flow_policy = self.flow(flow)
-        judgement = self.ensemble.judge(image)
+        deadline = None
+        if self.inline and flow_policy.deadline_ms is not None:
+            deadline = flow_policy.deadline_ms / 1000
+        judgement = self.ensemble.judge(image, deadline_seconds=deadline)
         outcome = apply_policy(
-            flow_policy, judgement.authenticity_score, judgement.abstention, signals
+            flow_policy,
+            judgement.authenticity_score,
+            judgement.abstention,
+            signals,
+            degraded=judgement.degraded,
         )
         return Assessment(judgement=judgement, outcome=outcome, policy_version=self.policy.version)
 
@@ -98,30 +102,29 @@ def capture_key(check_id: str) -> str:
 class CheckService:
     """Judges captures, applies the policy and keeps the record of each check.
 
-    Writes go through the unit of work: a check, its capture record and the evidence entries
-    of its events commit in one transaction, or none of them does.
+    A check, its capture record, the evidence entries of its events and the events commit in
+    one transaction through the recorder, which then dispatches the events (review tasks,
+    assurance, webhooks are their handlers).
     """
 
     def __init__(
         self,
         *,
         repository: CheckRepository,
-        uow: UnitOfWork,
+        recorder: CheckRecorder,
         blobs: CaptureVault,
         assessor: Assessor,
         pseudonymizer: Pseudonymizer,
         clock: Clock,
         store_captures: bool = True,
-        on_decided: Callable[[Check], object] | None = None,
     ) -> None:
         self.repository = repository
-        self.uow = uow
+        self.recorder = recorder
         self.blobs = blobs
         self.assessor = assessor
         self.pseudonymizer = pseudonymizer
         self.clock = clock
         self.store_captures = store_captures
-        self.on_decided = on_decided  # e.g. review queues the task a decision needs
 
     def submit(self, command: SubmitCheck) -> Submitted:
         """Judge, decide and store a check; a repeated Idempotency-Key returns the first one."""
@@ -149,15 +152,8 @@ class CheckService:
                 media_type=check.capture.media_type,
                 stored_at=check.created_at,
             )
-        drafts = check_drafts(
-            check, check.pull_events(), capture_ref=blob_key if record is not None else None
-        )
         try:
-            with self.uow.begin() as tx:
-                tx.checks.add(check)
-                if record is not None:
-                    tx.captures.add(record)
-                tx.evidence.append(drafts)
+            self.recorder.add(check, record)
         except DuplicateIdempotencyKey:
             # Lost a race with an identical request: keep the winner, leave nothing behind.
             self.blobs.delete(blob_key)
@@ -168,31 +164,8 @@ class CheckService:
         except BaseException:
             self.blobs.delete(blob_key)
             raise
-        self._decided(check)
-        return Submitted(check, created=True)
-
-    def save_decision(self, check: Check, extra: Sequence[EntryDraft] = ()) -> list[DomainEvent]:
-        """Persist a check's newest decision with the evidence of its events, atomically.
-
-        Assurance and review call this after ``check.decide(...)``; ``extra`` entries (e.g.
-        the ``review.verdict`` behind the decision) are appended in the same transaction.
-        Returns the domain events it recorded (pulled from the check), e.g. for webhooks.
-        """
-        events = check.pull_events()
-        drafts = [*check_drafts(check, events), *extra]
-        with self.uow.begin() as tx:
-            tx.checks.save_decision(check)
-            tx.evidence.append(drafts)
-        self._decided(check)
-        return events
-
-    def _decided(self, check: Check) -> None:
-        if self.on_decided is None:
-            return
-        try:
-            self.on_decided(check)
-        except Exception:  # the decision stands; the hook's owner logs and retries its part
-            log.exception("after-decision hook failed for %s", check.check_id)
+        # The decision's reactions may have moved the check on (e.g. to ``assuring``).
+        return Submitted(self.repository.get(check.check_id) or check, created=True)
 
     def get(self, check_id: str) -> Check:
         """The current state of a check."""

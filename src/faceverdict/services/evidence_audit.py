@@ -28,7 +28,7 @@ from faceverdict.evidence.merkle import (
     plan_nodes,
     verify_consistency,
 )
-from faceverdict.ports import EvidenceReader, StoredCheckpoint, StoredEntry
+from faceverdict.ports.evidence import EvidenceReader, StoredCheckpoint, StoredEntry
 from faceverdict.services.evidence_events import RETENTION_SWEPT
 
 BATCH = 5000

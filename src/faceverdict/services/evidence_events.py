@@ -17,7 +17,7 @@ from faceverdict.domain.check import Check, Decision
 from faceverdict.domain.detection import DetectorInfo, DetectorResult
 from faceverdict.domain.events import CheckDecided, CheckReceived, DomainEvent
 from faceverdict.evidence.entries import JsonValue
-from faceverdict.ports import EntryDraft
+from faceverdict.ports.evidence import EntryDraft
 
 RECEIVED = "check.received"
 DETECTOR_RESULT = "detector.result"
@@ -94,6 +94,7 @@ def detector_payload(result: DetectorResult, decision_id: str) -> dict[str, Json
         "weights_sha256": result.weights_sha256,
         "fake_probability": result.fake_probability,
         "abstention": result.abstention.value if result.abstention else None,
+        "outcome": result.outcome.value,
         "reasons": list(result.reasons),
         "details": {k: _json(v) for k, v in sorted(result.details.items())},
         "has_heatmap": result.heatmap is not None,

@@ -31,7 +31,9 @@ from faceverdict.evidence.merkle import (
     root_plan,
     verify_consistency,
 )
-from faceverdict.ports import Clock, EntryDraft, EvidenceReader, StoredCheckpoint, UnitOfWork
+from faceverdict.ports.clock import Clock
+from faceverdict.ports.evidence import EntryDraft, EvidenceReader, StoredCheckpoint
+from faceverdict.ports.uow import UnitOfWork
 from faceverdict.services.evidence_audit import AuditReport, audit_log
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,9 @@ from faceverdict.evidence.checkpoint import parse_checkpoint
 from faceverdict.evidence.entries import format_timestamp, parse_entry_bytes
 from faceverdict.evidence.package import PackagedEntry, build_package
 from faceverdict.evidence.verify import verify_package
-from faceverdict.ports import CaptureRecord, CaptureRecords, CheckRepository, Clock
+from faceverdict.ports.captures import CaptureRecord, CaptureRecords
+from faceverdict.ports.checks import CheckRepository
+from faceverdict.ports.clock import Clock
 from faceverdict.services.evidence_events import decision_payload
 from faceverdict.services.evidence_log import EvidenceLog
 

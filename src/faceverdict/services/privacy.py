@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 from faceverdict.errors import InvalidRequest
 from faceverdict.evidence.entries import JsonValue
-from faceverdict.ports import CaptureVault, Clock, EntryDraft, UnitOfWork
+from faceverdict.ports.captures import CaptureVault
+from faceverdict.ports.clock import Clock
+from faceverdict.ports.evidence import EntryDraft
+from faceverdict.ports.uow import UnitOfWork
 from faceverdict.services.evidence_events import CAPTURE_DELETED, SUBJECT_ERASED
 from faceverdict.services.pseudonyms import Pseudonymizer
 

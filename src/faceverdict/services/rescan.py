@@ -2,8 +2,12 @@
 
 A run lists the stored, not erased captures in ``(stored_at, check_id)`` order behind a
 persistent cursor, so an interrupted ``faceverdict rescan`` resumes where it stopped; each
-item is a job, done at most once. A decision is written only where the action changes, and
-that decision (``stage = "rescan"``) raises the ``decision.superseded`` webhook.
+item is a job, done at most once. A decision is written only where the action changes and
+the check's lifecycle allows it, and that decision (``stage = "rescan"``) raises the
+``decision.superseded`` webhook. A newer model never overrules a person: where it disagrees
+with a reviewer's verdict it asks for a senior's look (``ReviewRequested``) instead. It never
+relaxes a decision when the flow's policy forbids automated relaxing (``may_relax``), and
+leaves alone a check that assurance or a reviewer is deciding right now.
 """
 
 from __future__ import annotations
@@ -13,17 +17,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from faceverdict.domain.check import Decision
+from faceverdict.domain.assurance import AssurancePolicy
+from faceverdict.domain.check import RESCAN_STAGE, CheckState, Decision
+from faceverdict.domain.policy import Action
 from faceverdict.errors import InvalidRequest, NotFound
-from faceverdict.job_ports import Job, JobQueue
-from faceverdict.ports import CaptureVault, CheckRepository, Clock
-from faceverdict.rescan_ports import RescanRun, RescanStore
-from faceverdict.services.checks import Assessor, CheckService, capture_key, new_id
+from faceverdict.ports.captures import CaptureVault
+from faceverdict.ports.checks import CheckRepository
+from faceverdict.ports.clock import Clock
+from faceverdict.ports.jobs import Job, JobQueue
+from faceverdict.ports.rescans import RescanRun, RescanStore
+from faceverdict.services.checks import Assessor, capture_key, new_id
+from faceverdict.services.recorder import CheckRecorder
 
 log = logging.getLogger(__name__)
 
 RESCAN_JOB = "rescan"
-RESCAN_STAGE = "rescan"
+RESCAN_DISAGREEMENT = "rescan_disagreement"
+# A check that assurance or a person is deciding right now is left to them.
+_BUSY = frozenset({CheckState.ASSURING, CheckState.IN_REVIEW})
 
 
 @dataclass(frozen=True)
@@ -42,19 +53,21 @@ class RescanService:
         self,
         *,
         store: RescanStore,
-        checks: CheckService,
+        recorder: CheckRecorder,
         repository: CheckRepository,
         queue: JobQueue,
         assessor: Callable[[], Assessor],
         vault: CaptureVault,
+        policy: AssurancePolicy,
         clock: Clock,
     ) -> None:
         self.store = store
-        self.checks = checks
+        self.recorder = recorder
         self.repository = repository
         self.queue = queue
         self._assessor = assessor
         self.vault = vault
+        self.policy = policy  # its may_relax holds for every automated stage
         self.clock = clock
 
     def active_versions(self) -> set[str]:
@@ -131,7 +144,7 @@ class RescanService:
         """Judge one stored capture again; True if its decision changed, None if skipped."""
         check = self.repository.get(check_id)
         previous = None if check is None else check.current_decision
-        if check is None or previous is None:
+        if check is None or previous is None or check.state in _BUSY:
             self.store.finish_item(run_id, check_id, changed=False)
             return None
         try:
@@ -141,7 +154,18 @@ class RescanService:
             return None
         assessment = self._assessor().assess(image, check.flow, check.signals)
         judgement, outcome = assessment.judgement, assessment.outcome
+        may_relax = self.policy.for_flow(check.flow).may_relax
         if outcome.action is previous.action:
+            self.store.finish_item(run_id, check_id, changed=False)
+            return False
+        if check.settled_by_person:
+            # A newer model may ask a person to look again, never overrule one.
+            check.request_review(self.clock.now(), RESCAN_DISAGREEMENT, outcome.action)
+            self.recorder.record_events(check)
+            self.store.finish_item(run_id, check_id, changed=False)
+            log.info("re-scan %s: %s disagrees with a verdict; review asked", run_id, check_id)
+            return False
+        if not check.can_supersede(RESCAN_STAGE, outcome.action, may_relax=may_relax):
             self.store.finish_item(run_id, check_id, changed=False)
             return False
         reasons = outcome.reasons + tuple(r for res in judgement.results for r in res.reasons)
@@ -156,14 +180,15 @@ class RescanService:
             policy_version=assessment.policy_version,
             model_versions=judgement.model_versions,
             composite_risk=outcome.composite_risk,
-            final=True,
+            # A person settles a `review` (the decision's event queues the task).
+            final=outcome.action is not Action.REVIEW,
             decided_at=self.clock.now(),
             supersedes=previous.decision_id,
             stage=RESCAN_STAGE,
         )
-        check.revise(decision, judgement.results)
+        check.decide(decision, judgement.results, may_relax=may_relax)
         # DecisionConflict (decided meanwhile) propagates: the job's retry judges the newer one.
-        self.checks.save_decision(check)
+        self.recorder.save_decision(check)
         self.store.finish_item(run_id, check_id, changed=True)
         log.info("re-scan %s: %s %s -> %s", run_id, check_id, previous.action, decision.action)
         return True

@@ -22,7 +22,10 @@ from datetime import timedelta
 
 from faceverdict.domain.policy import Policy
 from faceverdict.evidence.entries import JsonValue, format_timestamp
-from faceverdict.ports import CaptureRecord, CaptureVault, Clock, EntryDraft, UnitOfWork
+from faceverdict.ports.captures import CaptureRecord, CaptureVault
+from faceverdict.ports.clock import Clock
+from faceverdict.ports.evidence import EntryDraft
+from faceverdict.ports.uow import UnitOfWork
 from faceverdict.services.evidence_events import CAPTURE_DELETED, RETENTION_SWEPT
 
 log = logging.getLogger(__name__)

@@ -22,13 +22,13 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from faceverdict.domain.check import Check, Decision
+from faceverdict.domain.events import CheckDecided
 from faceverdict.errors import InvalidRequest, NotFound, UnsafeWebhookTarget
 from faceverdict.evidence.entries import JsonValue
-from faceverdict.job_ports import Job, JobQueue
-from faceverdict.ports import Clock, DecisionFeed, SweepMarks
-from faceverdict.services.checks import new_id
-from faceverdict.services.decision_sweep import InProcessMarks, sweep_settled_decisions
-from faceverdict.webhook_ports import (
+from faceverdict.ports.checks import CheckRepository
+from faceverdict.ports.clock import Clock
+from faceverdict.ports.jobs import Job, JobQueue
+from faceverdict.ports.webhooks import (
     Delivery,
     DeliveryStatus,
     Endpoint,
@@ -37,6 +37,7 @@ from faceverdict.webhook_ports import (
     WebhookStore,
     WebhookTransport,
 )
+from faceverdict.services.checks import new_id
 
 log = logging.getLogger(__name__)
 
@@ -160,12 +161,10 @@ class WebhookService:
         resolver: Resolver,
         clock: Clock,
         options: WebhookOptions | None = None,
+        checks: CheckRepository,
         jitter: Callable[[], float] = random.random,
-        decisions: DecisionFeed | None = None,
-        marks: SweepMarks | None = None,
     ) -> None:
-        self.decisions = decisions
-        self.marks: SweepMarks = marks or InProcessMarks()
+        self.checks = checks
         self.store = store
         self.queue = queue
         self.transport = transport
@@ -230,9 +229,12 @@ class WebhookService:
 
     # events -> deliveries
 
-    def on_decided(self, check: Check) -> list[str]:
-        """Create (once) and enqueue the deliveries of a check's newest decision."""
-        decision = check.current_decision
+    def on_decided(self, event: CheckDecided) -> list[str]:
+        """Handler of ``CheckDecided``: create (once) and enqueue the decision's deliveries."""
+        check = self.checks.get(event.check_id)
+        if check is None:
+            return []  # expired or erased since
+        decision = next((d for d in check.decisions if d.decision_id == event.decision_id), None)
         if decision is None:
             return []
         return self._deliveries(check, decision)
@@ -359,53 +361,14 @@ class WebhookService:
         self._enqueue(delivery_id, 0.0)
         return again
 
-    def catch_up(
-        self,
-        window: timedelta = timedelta(minutes=15),
-        grace: timedelta = timedelta(minutes=1),
-        limit: int = 200,
-    ) -> int:
-        """Create the deliveries of decisions that have none (the process stopped between a
-        decision's commit and its webhook hook); how many were created.
-
-        Resumes from the ``webhooks`` sweep mark, so a sweep after any downtime sees every
-        decision since the last one (``decision_sweep``); the first sweep looks back
-        ``window``. Decisions younger than ``grace`` are left to their hook.
-        """
-        endpoints = self.store.endpoints()
-        if self.decisions is None or not endpoints:
-            return 0
-        return sweep_settled_decisions(
-            self.decisions,
-            self.marks,
-            "webhooks",
-            self.clock.now(),
-            lambda due: self._missing_deliveries(due, endpoints),
-            window=window,
-            grace=grace,
-            limit=limit,
-        )
-
-    def _missing_deliveries(
-        self, due: list[tuple[Check, Decision]], endpoints: list[Endpoint]
-    ) -> int:
-        wanted = [
-            webhook_id(d, DECISION_SUPERSEDED if d.supersedes else CHECK_DECIDED, e)
-            for _, d in due
-            for e in endpoints
-        ]
-        have = frozenset(self.store.existing_deliveries(wanted)) if wanted else frozenset()
-        if have.issuperset(wanted):
-            return 0
-        return sum(len(self._deliveries(c, d, endpoints, have)) for c, d in due)
-
     def reconcile(self, grace: timedelta = timedelta(minutes=2), limit: int = 500) -> int:
-        """Enqueue again pending deliveries overdue by ``grace`` (their job was lost), and
-        catch up on recent decisions without deliveries."""
-        caught_up = self.catch_up(limit=limit)
+        """Enqueue again pending deliveries overdue by ``grace`` (their job was lost).
+
+        Decisions whose deliveries were never created are the message bus's sweep's: the
+        ``webhooks.deliver`` handler of their event has not run to the end."""
         now = self.clock.now()
         overdue = self.store.deliveries(DeliveryStatus.PENDING, due_before=now - grace, limit=limit)
         for delivery in overdue:
             self.store.save_delivery(replace(delivery, next_attempt_at=now))
             self._enqueue(delivery.delivery_id, 0.0)
-        return len(overdue) + caught_up
+        return len(overdue)

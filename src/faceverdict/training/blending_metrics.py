@@ -10,7 +10,6 @@ is used to train or to choose the checkpoint.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from faceverdict.detectors.blending import to_tensor
+from faceverdict.detectors.logistic import sigmoid
 from faceverdict.evaluation.metrics import apcer, quantile, roc_auc, threshold_at_bpcer
 from faceverdict.training.blending_data import (
     PHOTOSHOP,
@@ -68,7 +68,7 @@ class OnnxScorer:
 
 def probability(logit: float) -> float:
     """Sigmoid of a logit."""
-    return 1.0 / (1.0 + math.exp(-max(-80.0, min(80.0, logit))))
+    return sigmoid(logit)
 
 
 def distribution(scores: Sequence[float]) -> dict[str, float]:

@@ -5,6 +5,8 @@ lower half of the validation groups, never trained on) and runs them through the
 own decode, capture gate and detectors. Then:
 
 - each learned detector's log-odds get a mean and standard deviation (``Standardisation``);
+  the learned detectors are the registered ones declared ``calibrated=True``
+  (``learned_detectors``: built-ins, entry-point plug-ins and ``--detector-module`` ones);
 - the inline total evidence (soft maximum of the standardised learned detectors, plus the
   weighted provenance evidence) gets its genuine tail: empirical quantiles down to the top
   20%, and an exponential tail fitted to the top 10% (peaks over threshold) beyond it, where
@@ -20,6 +22,7 @@ It needs no PyTorch: ``python -m faceverdict.training.calibrate --manifest M.csv
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import statistics
@@ -37,19 +40,20 @@ from faceverdict.detectors.fusion import (
     FusionParameters,
     ScoreMap,
     Standardisation,
-    logit,
     total_evidence,
 )
 from faceverdict.detectors.imaging import DecodeLimits, decode_capture
+from faceverdict.detectors.logistic import logit
 from faceverdict.detectors.model_files import MODELS_DIR
-from faceverdict.detectors.registry import create_detector
+from faceverdict.detectors.registry import create_detector, list_detectors
+from faceverdict.domain.detection import DetectorKind
 from faceverdict.errors import CaptureRejected
 from faceverdict.evaluation.metrics import quantile
 from faceverdict.evaluation.runner import ManifestRow, read_manifest
 from faceverdict.evaluation.split import DEFAULT_CALIBRATION_FRACTION, is_calibration
 
-INLINE_LEARNED = ("blending", "synthetic")
-ASSURANCE_LEARNED = ("blending_assurance", "synthetic_assurance")
+# Weights of the evidence detectors that should not count with the default weight 1.0
+# (the learned detectors are not listed anywhere: see ``learned_detectors``).
 EVIDENCE = {"provenance": 1.5}
 TEMPERATURE = 0.5
 # (share of genuine captures whose evidence is higher, score given to that evidence)
@@ -63,6 +67,12 @@ ANCHORS: tuple[tuple[float, float], ...] = (
     (0.0001, 10.0),
 )
 TAIL_FROM = 0.1  # the exponential tail is fitted above the genuine 90th percentile
+
+
+def learned_detectors(kind: DetectorKind) -> tuple[str, ...]:
+    """The registered detectors of ``kind`` that the fusion calibrates (``calibrated=True``),
+    sorted: inline ones are combined for the knots, assurance ones standardised alongside."""
+    return tuple(list_detectors(kind, calibrated=True))
 
 
 @dataclass
@@ -85,10 +95,18 @@ def observe(
     rows: Sequence[ManifestRow],
     root: Path,
     *,
-    learned: Sequence[str] = (*INLINE_LEARNED, *ASSURANCE_LEARNED),
+    learned: Sequence[str] | None = None,
     quiet: bool = False,
 ) -> Observations:
-    """Run gate and detectors on every row; photos the gate refuses are counted and skipped."""
+    """Run gate and detectors on every row; photos the gate refuses are counted and skipped.
+
+    ``learned``: the detectors whose log-odds are recorded (default: every registered learned
+    detector, inline and assurance)."""
+    if learned is None:
+        learned = (
+            *learned_detectors(DetectorKind.INLINE),
+            *learned_detectors(DetectorKind.ASSURANCE),
+        )
     gate = CaptureGate()
     detectors = {name: create_detector(name) for name in (*learned, *EVIDENCE)}
     seen = Observations(logits={name: [] for name in learned})
@@ -184,14 +202,17 @@ class Tail:
 
 
 def fit(seen: Observations, version: str, source: str) -> dict[str, Any]:
-    """The ``fusion.json`` document for these observations."""
-    names = (*INLINE_LEARNED, *ASSURANCE_LEARNED)
+    """The ``fusion.json`` document for these observations (of every registered learned
+    detector: ``observe``'s default)."""
+    inline_learned = learned_detectors(DetectorKind.INLINE)
+    assurance_learned = learned_detectors(DetectorKind.ASSURANCE)
+    names = (*inline_learned, *assurance_learned)
     scales = {name: standardise(seen.logits[name]) for name in names}
-    inline = combined(seen.logits, INLINE_LEARNED, scales, seen.evidence)
+    inline = combined(seen.logits, inline_learned, scales, seen.evidence)
     tail = Tail.fit(inline)
     knots = [(round(tail.exceeded_by(share), 4), score) for share, score in ANCHORS]
     score_map = ScoreMap(tuple(knots))  # validates monotonicity
-    assurance = combined(seen.logits, ASSURANCE_LEARNED, scales, seen.evidence)
+    assurance = combined(seen.logits, assurance_learned, scales, seen.evidence)
     checks = {
         label: {
             f"below_{int(score)}": round(
@@ -235,7 +256,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=MODELS_DIR / "fusion.json")
     parser.add_argument("--version", default=time.strftime("fusion-%Y.%m.%d"))
     parser.add_argument("--limit", type=int, default=None, help="at most this many photos")
+    parser.add_argument(
+        "--detector-module",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="also import MODULE so that its detectors register (as the detector_modules "
+        "setting does; repeatable)",
+    )
     args = parser.parse_args(argv)
+    for module in args.detector_module:
+        importlib.import_module(module)
     try:
         rows = calibration_rows(read_manifest(args.manifest))[: args.limit]
     except ValueError as exc:

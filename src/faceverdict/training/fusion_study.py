@@ -18,13 +18,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+from faceverdict.domain.detection import DetectorKind
 from faceverdict.evaluation.metrics import roc_auc as auc
 from faceverdict.evaluation.runner import ManifestRow, read_manifest
 from faceverdict.evaluation.split import is_validation
 from faceverdict.training.calibrate import (
-    INLINE_LEARNED,
     calibration_rows,
     combined,
+    learned_detectors,
     observe,
     standardise,
 )
@@ -53,17 +54,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--per-family", type=int, default=80)
     args = parser.parse_args(argv)
     rows = read_manifest(args.manifest)
-    reals = observe(calibration_rows(rows), args.root, learned=INLINE_LEARNED, quiet=True)
+    inline_learned = learned_detectors(DetectorKind.INLINE)
+    reals = observe(calibration_rows(rows), args.root, learned=inline_learned, quiet=True)
     fakes = observe(
-        training_fakes(rows, args.per_family), args.root, learned=INLINE_LEARNED, quiet=True
+        training_fakes(rows, args.per_family), args.root, learned=inline_learned, quiet=True
     )
     families = sorted({r.family for r in fakes.rows})
     print("| rule | pooled | " + " | ".join(families) + " |")
     print("|---|---|" + "---|" * len(families))
-    scales = {n: standardise(reals.logits[n]) for n in INLINE_LEARNED}
+    scales = {n: standardise(reals.logits[n]) for n in inline_learned}
     for rule in (*TEMPERATURES, None):
-        fake_e = combined(fakes.logits, INLINE_LEARNED, scales, fakes.evidence, rule)
-        real_e = combined(reals.logits, INLINE_LEARNED, scales, reals.evidence, rule)
+        fake_e = combined(fakes.logits, inline_learned, scales, fakes.evidence, rule)
+        real_e = combined(reals.logits, inline_learned, scales, reals.evidence, rule)
         cells = []
         for family in (None, *families):
             chosen = [
@@ -73,7 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cells.append(f"{auc(labels, chosen + real_e):.3f}")
         name = "sum" if rule is None else f"soft max T={rule}"
         print(f"| {name} | " + " | ".join(cells) + " |")
-    for name in INLINE_LEARNED:
+    for name in inline_learned:
         scale = scales[name]
         cells = []
         for family in (None, *families):

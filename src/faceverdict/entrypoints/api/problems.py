@@ -32,6 +32,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     errors.CaptureGone.slug: (410, "Capture gone (erased or past retention)"),
     errors.IntegrityFailure.slug: (500, "Evidence integrity failure"),
     errors.KeyUnavailable.slug: (503, "Data key unavailable"),
+    errors.Overloaded.slug: (503, "Too many checks in flight"),
     errors.Unavailable.slug: (503, "Service unavailable"),
     errors.Unauthorized.slug: (401, "Missing or invalid API key"),
     "method-not-allowed": (405, "Method not allowed"),
@@ -88,7 +89,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.FaceverdictError)
     async def _domain(request: Request, exc: errors.FaceverdictError) -> JSONResponse:
         headers = None
-        if isinstance(exc, errors.Unavailable):
+        if isinstance(exc, errors.Overloaded):
+            headers = {"Retry-After": "1"}
+        elif isinstance(exc, errors.Unavailable):
             headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         elif isinstance(exc, errors.Unauthorized):
             headers = {"WWW-Authenticate": "Bearer"}

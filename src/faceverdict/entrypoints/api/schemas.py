@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from faceverdict.domain.check import Check, CheckState, Decision
-from faceverdict.domain.detection import Abstention, DetectorResult
+from faceverdict.domain.detection import Abstention, DetectorOutcome, DetectorResult
 from faceverdict.domain.policy import Action
 
 
@@ -30,6 +30,10 @@ class DetectorOut(BaseModel):
     elapsed_ms: float
     weights_sha256: str | None
     abstention: Abstention | None
+    outcome: DetectorOutcome = Field(
+        description="answered, or why not (failed, timed_out, unavailable): a check with "
+        "a detector that did not answer is degraded and never accepted"
+    )
     details: dict[str, float | str | bool]
     heatmap: HeatmapOut | None
 
@@ -45,6 +49,7 @@ class DetectorOut(BaseModel):
             elapsed_ms=r.elapsed_ms,
             weights_sha256=r.weights_sha256,
             abstention=r.abstention,
+            outcome=r.outcome,
             details=r.details,
             heatmap=None
             if hm is None

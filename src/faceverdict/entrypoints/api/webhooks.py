@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +9,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from faceverdict.services.webhooks import EVENT_TYPES, WebhookService
-from faceverdict.webhook_ports import Delivery, Endpoint
+from faceverdict.entrypoints.api.deps import AUTHORISED, App
+from faceverdict.entrypoints.api.responses import ERROR_RESPONSES
+from faceverdict.ports.webhooks import Delivery, Endpoint
+from faceverdict.services.webhooks import EVENT_TYPES
 
 
 class EndpointIn(BaseModel):
@@ -75,50 +76,48 @@ class DeliveryOut(BaseModel):
         )
 
 
-def webhooks_router(
-    webhooks: WebhookService, dependencies: Sequence[Any], responses: dict[int | str, Any]
-) -> APIRouter:
-    """The ``/v1/webhooks`` routes over the webhook service."""
-    router = APIRouter(
-        prefix="/v1/webhooks",
-        tags=["webhooks"],
-        dependencies=list(dependencies),
-        responses=responses,
+router = APIRouter(
+    prefix="/v1/webhooks", tags=["webhooks"], dependencies=AUTHORISED, responses=ERROR_RESPONSES
+)
+
+
+@router.post("", response_model=EndpointOut, status_code=201)
+async def register(application: App, body: EndpointIn) -> EndpointOut:
+    """Register a receiver for some event types (the URL must be public)."""
+    endpoint = await run_in_threadpool(
+        application.webhooks.register, body.url, body.event_types, body.secret, body.description
     )
+    return EndpointOut.of(endpoint, with_secrets=True)
 
-    @router.post("", response_model=EndpointOut, status_code=201)
-    async def register(body: EndpointIn) -> EndpointOut:
-        """Register a receiver for some event types (the URL must be public)."""
-        endpoint = await run_in_threadpool(
-            webhooks.register, body.url, body.event_types, body.secret, body.description
-        )
-        return EndpointOut.of(endpoint, with_secrets=True)
 
-    @router.get("", response_model=list[EndpointOut])
-    async def list_endpoints() -> list[EndpointOut]:
-        """Every registered receiver (secrets are not shown)."""
-        endpoints = await run_in_threadpool(webhooks.store.endpoints)
-        return [EndpointOut.of(e) for e in endpoints]
+@router.get("", response_model=list[EndpointOut])
+async def list_endpoints(application: App) -> list[EndpointOut]:
+    """Every registered receiver (secrets are not shown)."""
+    endpoints = await run_in_threadpool(application.webhooks.store.endpoints)
+    return [EndpointOut.of(e) for e in endpoints]
 
-    @router.get("/dead-letters", response_model=list[DeliveryOut])
-    async def dead_letters() -> list[DeliveryOut]:
-        """Deliveries given up on after the retry window, oldest first."""
-        return [DeliveryOut.of(d) for d in await run_in_threadpool(webhooks.dead_letters)]
 
-    @router.post("/dead-letters/{delivery_id}/replay", response_model=DeliveryOut)
-    async def replay(delivery_id: str) -> DeliveryOut:
-        """Send a dead-lettered delivery again, with the same webhook-id."""
-        return DeliveryOut.of(await run_in_threadpool(webhooks.replay, delivery_id))
+@router.get("/dead-letters", response_model=list[DeliveryOut])
+async def dead_letters(application: App) -> list[DeliveryOut]:
+    """Deliveries given up on after the retry window, oldest first."""
+    letters = await run_in_threadpool(application.webhooks.dead_letters)
+    return [DeliveryOut.of(d) for d in letters]
 
-    @router.post("/{endpoint_id}/rotate", response_model=EndpointOut)
-    async def rotate(endpoint_id: str) -> EndpointOut:
-        """Add a new secret; the old ones keep signing during the overlap period."""
-        endpoint = await run_in_threadpool(webhooks.rotate, endpoint_id)
-        return EndpointOut.of(endpoint, with_secrets=True)
 
-    @router.delete("/{endpoint_id}", status_code=204)
-    async def delete(endpoint_id: str) -> None:
-        """Stop sending to a receiver."""
-        await run_in_threadpool(webhooks.delete, endpoint_id)
+@router.post("/dead-letters/{delivery_id}/replay", response_model=DeliveryOut)
+async def replay(application: App, delivery_id: str) -> DeliveryOut:
+    """Send a dead-lettered delivery again, with the same webhook-id."""
+    return DeliveryOut.of(await run_in_threadpool(application.webhooks.replay, delivery_id))
 
-    return router
+
+@router.post("/{endpoint_id}/rotate", response_model=EndpointOut)
+async def rotate(application: App, endpoint_id: str) -> EndpointOut:
+    """Add a new secret; the old ones keep signing during the overlap period."""
+    endpoint = await run_in_threadpool(application.webhooks.rotate, endpoint_id)
+    return EndpointOut.of(endpoint, with_secrets=True)
+
+
+@router.delete("/{endpoint_id}", status_code=204)
+async def delete(application: App, endpoint_id: str) -> None:
+    """Stop sending to a receiver."""
+    await run_in_threadpool(application.webhooks.delete, endpoint_id)

@@ -39,10 +39,10 @@ from faceverdict.entrypoints.web.security import (
     new_login_token,
     safe_next,
 )
-from faceverdict.review_errors import Forbidden, LeaseLost, SignInFailed, TaskUnavailable
-from faceverdict.review_ports import QueueFilter
-from faceverdict.review_wiring import Review
-from faceverdict.services.review_accounts import ActiveSession
+from faceverdict.ports.review import QueueFilter
+from faceverdict.services.review.accounts import ActiveSession
+from faceverdict.services.review.errors import Forbidden, LeaseLost, SignInFailed, TaskUnavailable
+from faceverdict.wiring.review import Review
 
 HERE = Path(__file__).parent
 NOTICES = {

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from faceverdict.services.review_reports import ReviewReports
+from faceverdict.services.review.reports import ReviewReports
 
 
 class ReviewCollector(Collector):

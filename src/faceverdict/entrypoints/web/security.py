@@ -18,8 +18,8 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from faceverdict.review_errors import Forbidden
-from faceverdict.services.review_accounts import ActiveSession
+from faceverdict.services.review.accounts import ActiveSession
+from faceverdict.services.review.errors import Forbidden
 
 SESSION_COOKIE = "fv_review_session"
 LOGIN_COOKIE = "fv_review_login"

@@ -1,0 +1,1 @@
+"""Ports: the interfaces that services depend on and adapters implement, one module per role."""

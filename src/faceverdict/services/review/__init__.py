@@ -1,0 +1,1 @@
+"""Use cases of human review: tasks, verdicts, accounts, case views and reports."""

@@ -1,0 +1,1 @@
+"""The composition root: settings -> adapters -> services, and the reactions to events."""
